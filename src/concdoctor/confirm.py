@@ -1,0 +1,167 @@
+"""Confirmation: re-run the batch on the advice, and revise the advice when it loses.
+
+The measuring itself is a callable (the pipeline's child runner in real runs, a stub in
+unit tests), so the decision logic here is plain and testable: medians over trials,
+speedups against the sequential baseline, and the revision to the fastest executor
+measured, with the reason in numbers.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from concdoctor.diagnosis import Confirmation, ExecutorResult, Recommendation
+
+REVISE_MARGIN = 1.1
+"""An alternative must beat the advice (or sequential) by this factor to replace it."""
+CHALLENGE_SPEEDUP = 1.2
+"""When the advice is to stay sequential, a challenger must be this much faster."""
+
+
+class Skipped(Exception):
+    """The executor cannot run this batch; the message says why."""
+
+
+Measure = Callable[[str, int, int], float]
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    executor: str
+    workers: int
+    chunksize: int = 1
+
+
+def measure_candidate(measure: Measure, candidate: Candidate, trials: int,
+                      baseline: float) -> ExecutorResult:
+    seconds: list[float] = []
+    try:
+        for _ in range(trials):
+            seconds.append(measure(candidate.executor, candidate.workers, candidate.chunksize))
+    except Skipped as exc:
+        return ExecutorResult(candidate.executor, candidate.workers, tuple(seconds),
+                              skipped=str(exc), chunksize=candidate.chunksize)
+    median = statistics.median(seconds)
+    return ExecutorResult(candidate.executor, candidate.workers, tuple(seconds), median,
+                          round(baseline / median, 3) if median > 0 else None,
+                          chunksize=candidate.chunksize)
+
+
+def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure: Measure,
+            alternatives: Sequence[Candidate], trials: int = 3, compare_all: bool = False,
+            progress: Progress | None = None) -> tuple[Confirmation, Recommendation]:
+    """Measure the advice; measure alternatives when it falls short (or when asked)."""
+    say = progress or (lambda message: None)
+    results: dict[str, ExecutorResult] = {}
+
+    def run(candidate: Candidate, n: int) -> ExecutorResult:
+        say(f"measuring {candidate.executor} ({candidate.workers} workers, {n} trials)")
+        result = measure_candidate(measure, candidate, n, baseline_seconds)
+        results[candidate.executor] = result
+        return result
+
+    advised = Candidate(recommendation.executor, recommendation.workers,
+                        recommendation.chunksize)
+    others = [c for c in alternatives if c.executor not in (advised.executor, "sequential")]
+    if advised.executor == "sequential":
+        confirmation_baseline = _sequential(run, baseline_seconds, trials, results)
+        return _challenge(recommendation, run, others, confirmation_baseline, trials,
+                          compare_all, results)
+    main = run(advised, trials)
+    holds = main.speedup is not None and main.speedup >= recommendation.min_speedup
+    if compare_all or not holds:
+        for candidate in others:
+            run(candidate, trials)
+    revised = recommendation if holds else _revise(recommendation, main, results,
+                                                   alternatives)
+    # A revision is itself backed by measurement: the new advice was the fastest measured.
+    backed = holds or revised is not recommendation
+    return _confirmation(revised, baseline_seconds, trials, results, backed), revised
+
+
+def _sequential(run: Callable[[Candidate, int], ExecutorResult], baseline: float,
+                trials: int, results: dict[str, ExecutorResult]) -> float:
+    """Re-run sequential so the advice to stay has a median of its own."""
+    result = run(Candidate("sequential", 1), max(trials - 1, 1))
+    seconds = (baseline, *result.seconds)
+    median = statistics.median(seconds)
+    results["sequential"] = replace(result, seconds=seconds, median_seconds=median,
+                                    speedup=round(baseline / median, 3))
+    return median
+
+
+def _challenge(recommendation: Recommendation, run: Callable[[Candidate, int], ExecutorResult],
+               others: Sequence[Candidate], sequential: float, trials: int, compare_all: bool,
+               results: dict[str, ExecutorResult]) -> tuple[Confirmation, Recommendation]:
+    """Advice to stay sequential is confirmed when no pool clearly beats it."""
+    challengers = list(others) if compare_all else list(others[:1])
+    for candidate in challengers:
+        first = run(candidate, 1)
+        if first.median_seconds and sequential / first.median_seconds >= CHALLENGE_SPEEDUP:
+            run(candidate, trials)
+    best = _fastest(results, exclude="sequential")
+    revised = recommendation
+    if best is not None and best.median_seconds and (
+            sequential / best.median_seconds >= CHALLENGE_SPEEDUP and len(best.seconds) > 1):
+        revised = replace(
+            recommendation, executor=best.executor, workers=best.workers,
+            chunksize=best.chunksize, revised_from="sequential",
+            revision_reason=(f"the rules said sequential, but {best.executor} with "
+                             f"{best.workers} workers ran the batch "
+                             f"{sequential / best.median_seconds:.2f}x faster"))
+    confirmation = _confirmation(revised, sequential, trials, results, True)
+    return confirmation, revised
+
+
+def _revise(recommendation: Recommendation, main: ExecutorResult,
+            results: dict[str, ExecutorResult],
+            alternatives: Sequence[Candidate]) -> Recommendation:
+    best = _fastest(results)
+    why_main = (f"{main.executor} was skipped ({main.skipped})" if main.skipped else
+                f"{main.executor} measured {main.speedup or 0:.2f}x, below the rule's "
+                f"{recommendation.min_speedup:.2f}x")
+    if best is None or (best.speedup or 0) < REVISE_MARGIN:
+        if main.speedup is not None and main.speedup >= REVISE_MARGIN:
+            return recommendation  # still the best we have: keep it, unconfirmed
+        return replace(recommendation, executor="sequential", workers=1, chunksize=1,
+                       revised_from=recommendation.executor,
+                       revision_reason=f"{why_main}, and no executor beat sequential by "
+                                       f"{REVISE_MARGIN:.1f}x")
+    if best.executor == main.executor or (
+            main.median_seconds and best.median_seconds
+            and main.median_seconds / best.median_seconds < REVISE_MARGIN):
+        return recommendation
+    return replace(recommendation, executor=best.executor, workers=best.workers,
+                   chunksize=best.chunksize, revised_from=recommendation.executor,
+                   revision_reason=f"{why_main}; {best.executor} with {best.workers} workers "
+                                   f"measured {best.speedup:.2f}x, the fastest")
+
+
+def _fastest(results: dict[str, ExecutorResult], exclude: str | None = None) -> (
+        ExecutorResult | None):
+    measured = [r for r in results.values()
+                if r.median_seconds is not None and r.executor != exclude]
+    return min(measured, key=lambda r: r.median_seconds or 0.0, default=None)
+
+
+def _confirmation(recommendation: Recommendation, baseline: float, trials: int,
+                  results: dict[str, ExecutorResult], held: bool) -> Confirmation:
+    chosen = results.get(recommendation.executor)
+    if recommendation.executor == "sequential":
+        seconds = chosen.median_seconds if chosen else baseline
+        speedup: float | None = round(baseline / seconds, 3) if seconds else 1.0
+    else:
+        seconds = chosen.median_seconds if chosen else None
+        speedup = chosen.speedup if chosen else None
+    executors = {"sequential": round(baseline, 6)}
+    executors.update({name: round(r.median_seconds, 6) for name, r in results.items()
+                      if r.median_seconds is not None})
+    confirmed = held and (recommendation.executor == "sequential" or (
+        speedup is not None and speedup >= recommendation.min_speedup))
+    return Confirmation(baseline_seconds=round(baseline, 6),
+                        recommended_seconds=round(seconds, 6) if seconds else None,
+                        speedup=speedup, confirmed=confirmed, trials=trials,
+                        executors=executors, results=tuple(results.values()))

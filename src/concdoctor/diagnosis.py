@@ -1,0 +1,276 @@
+"""The one result object that flows through every stage.
+
+A :class:`Diagnosis` is plain, frozen data. The CLI, the pytest fixture and every
+renderer consume it; it serialises to the versioned JSON report (``schema_version`` 1,
+see DESIGN.md) and loads back from it, so a saved report can be re-rendered without
+re-running anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+KINDS = (
+    "io_bound",
+    "python_cpu_bound",
+    "gil_released_c",
+    "mixed",
+    "overhead_bound",
+    "already_parallel",
+)
+EXECUTORS = ("sequential", "thread", "process", "asyncio", "interpreter")
+
+
+class ReportSchemaError(ValueError):
+    """A JSON report that this version of concdoctor cannot read."""
+
+
+@dataclass(frozen=True)
+class FunctionStat:
+    """One row of yappi's profile: where the task's time went, CPU against wall clock."""
+
+    name: str
+    file: str = ""
+    line: int = 0
+    calls: int = 0
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    builtin: bool = False
+
+
+@dataclass(frozen=True)
+class StackSamples:
+    """A collapsed stack of the worker thread with its samples split by thread state."""
+
+    frames: tuple[str, ...]
+    idle: int = 0
+    gil: int = 0
+    released: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.idle + self.gil + self.released
+
+
+@dataclass(frozen=True)
+class Workload:
+    tasks: int
+    is_coroutine: bool = False
+    input_source: str = "inputs"
+
+
+@dataclass(frozen=True)
+class Environment:
+    python: str
+    cpu_count: int
+    gil_enabled: bool = True
+    free_threaded_build: bool = False
+    implementation: str = "CPython"
+    platform: str = ""
+    start_method: str = ""
+    concdoctor: str = ""
+    py_spy: str | None = None
+    yappi: str | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the probes measured during the sequential baseline (and yappi's few tasks)."""
+
+    wall_seconds: float
+    cpu_seconds: float
+    thread_cpu_seconds: float
+    task_seconds_median: float
+    task_seconds_max: float = 0.0
+    voluntary_switches: int = 0
+    involuntary_switches: int = 0
+    idle_fraction: float | None = None
+    gil_fraction: float | None = None
+    released_fraction: float | None = None
+    samples: int = 0
+    sampling_rate: int = 0
+    degraded: bool = False
+    degraded_reason: str | None = None
+    stacks: tuple[StackSamples, ...] = ()
+    top_functions: tuple[FunctionStat, ...] = ()
+    blocking_calls: tuple[str, ...] = ()
+
+    @property
+    def cpu_ratio(self) -> float:
+        """Process CPU seconds per wall second: ~0 waiting, ~1 one core, >1 native threads."""
+        return self.cpu_seconds / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    @property
+    def thread_cpu_ratio(self) -> float:
+        return self.thread_cpu_seconds / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Classification:
+    kind: str
+    confidence: float
+    signals: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    executor: str
+    workers: int
+    rule: str
+    reason: str
+    revised_from: str | None = None
+    revision_reason: str | None = None
+    chunksize: int = 1
+    min_speedup: float = 1.0
+    advice: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecutorResult:
+    """One executor measured over several trials of the whole batch."""
+
+    executor: str
+    workers: int
+    seconds: tuple[float, ...] = ()
+    median_seconds: float | None = None
+    speedup: float | None = None
+    skipped: str | None = None
+    chunksize: int = 1
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    baseline_seconds: float
+    recommended_seconds: float | None
+    speedup: float | None
+    confirmed: bool
+    trials: int
+    executors: dict[str, float] = field(default_factory=dict)
+    results: tuple[ExecutorResult, ...] = ()
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a diagnosis stopped early; the report is then partial."""
+
+    phase: str
+    message: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    target: str
+    workload: Workload
+    environment: Environment
+    evidence: Evidence | None = None
+    classification: Classification | None = None
+    recommendation: Recommendation | None = None
+    confirmation: Confirmation | None = None
+    failure: Failure | None = None
+    notes: tuple[str, ...] = ()
+    command: str = ""
+    created_at: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    # -- convenient reading, for the fixture and the renderers -------------------------
+    @property
+    def complete(self) -> bool:
+        return self.failure is None and self.recommendation is not None
+
+    @property
+    def kind(self) -> str | None:
+        return self.classification.kind if self.classification else None
+
+    @property
+    def executor(self) -> str | None:
+        return self.recommendation.executor if self.recommendation else None
+
+    @property
+    def workers(self) -> int | None:
+        return self.recommendation.workers if self.recommendation else None
+
+    @property
+    def speedup(self) -> float | None:
+        return self.confirmation.speedup if self.confirmation else None
+
+    @property
+    def confirmed(self) -> bool:
+        return bool(self.confirmation and self.confirmation.confirmed)
+
+    # -- serialisation -------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        # Stable key order: the contract fields first, as in DESIGN.md.
+        ordered = {"schema_version": data.pop("schema_version"), "target": data.pop("target")}
+        ordered.update(data)
+        return ordered
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Diagnosis:
+        if not isinstance(data, dict):
+            raise ReportSchemaError("a concdoctor report is a JSON object")
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ReportSchemaError(
+                f"report has schema_version {version!r}; this concdoctor reads version "
+                f"{SCHEMA_VERSION}: re-run 'concdoctor profile' to make a new report"
+            )
+        try:
+            return _build(cls, data)
+        except (TypeError, KeyError, ValueError) as exc:
+            raise ReportSchemaError(f"report does not match schema version 1: {exc}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> Diagnosis:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ReportSchemaError(f"not a JSON report ({exc.msg} at line {exc.lineno})") from None
+        return cls.from_dict(data)
+
+
+_NESTED: dict[str, type] = {
+    "workload": Workload,
+    "environment": Environment,
+    "evidence": Evidence,
+    "classification": Classification,
+    "recommendation": Recommendation,
+    "confirmation": Confirmation,
+    "failure": Failure,
+}
+_NESTED_TUPLES: dict[str, type] = {
+    "stacks": StackSamples,
+    "top_functions": FunctionStat,
+    "results": ExecutorResult,
+}
+
+
+def _build(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a dataclass tree from its ``asdict`` form, ignoring unknown keys.
+
+    Unknown keys are ignored so that reports written by a newer concdoctor with extra
+    fields (allowed by the schema) still load.
+    """
+    kwargs: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key, value in data.items():
+        if key not in names:
+            continue
+        if value is not None and key in _NESTED:
+            value = _build(_NESTED[key], value)
+        elif key in _NESTED_TUPLES:
+            value = tuple(_build(_NESTED_TUPLES[key], item) for item in value)
+        elif key in ("frames", "seconds", "signals", "notes", "blocking_calls"):
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)

@@ -1,0 +1,205 @@
+"""pytest hooks: the ``--concdoctor-*`` options, the marker, the fixture, the summary.
+
+Loaded in every pytest run through the ``pytest11`` entry point, so it must cost nothing
+when unused: the profiler (``concdoctor.api`` and what it imports) and the renderers
+are imported only when a test calls ``concdoctor.profile()``.
+
+With pytest-xdist each worker diagnoses its own tests; at the end of its session a
+worker sends its rows through ``config.workeroutput`` and the controller merges them
+in ``pytest_testnodedown``, so the summary lists the diagnoses of every worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Generator
+from pathlib import Path
+
+import pytest
+
+from concdoctor.pytest_plugin.fixture import ConcdoctorFixture, Settings
+from concdoctor.pytest_plugin.marker import MARKER, MARKER_HELP, MarkerError, MarkerSpec
+from concdoctor.pytest_plugin.marker import parse_marks as _parse_marks
+from concdoctor.pytest_plugin.session import WORKEROUTPUT_KEY, ConcdoctorSession
+
+SESSION_KEY = pytest.StashKey[ConcdoctorSession]()
+SETTINGS_KEY = pytest.StashKey[Settings]()
+FIXTURE_KEY = pytest.StashKey[ConcdoctorFixture]()
+MARKER_KEY = pytest.StashKey[MarkerSpec]()
+
+
+# -- options ------------------------------------------------------------------------------
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected seconds greater than 0, got {text!r}")
+    return value
+
+
+def _rules_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such rules file: {text!r}")
+    return path
+
+
+def _report_dir(text: str) -> Path:
+    path = Path(text)
+    if not text or (path.exists() and not path.is_dir()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder")
+    return path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("concdoctor", "concdoctor: which executor speeds up a batch")
+    group.addoption(
+        "--concdoctor-report-dir", metavar="DIR", type=_report_dir, default=None,
+        help="Write each diagnosis's report folder (JSON, HTML, Markdown) under DIR.")
+    group.addoption(
+        "--concdoctor-no-confirm", action="store_true", default=False,
+        help="Skip confirmation (no speedups measured) unless a test asks for it; "
+             "speedup assertions then skip.")
+    group.addoption(
+        "--concdoctor-rules", metavar="FILE", type=_rules_file, default=None,
+        help="Rules TOML file tried before the built-in decision matrix.")
+    group.addoption(
+        "--concdoctor-timeout", metavar="SECONDS", type=_seconds, default=None,
+        help="Seconds any one phase of a diagnosis may take (default 300).")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    base = config.invocation_params.dir
+    rules = config.getoption("concdoctor_rules")
+    report_dir = config.getoption("concdoctor_report_dir")
+    settings = Settings(
+        confirm=not config.getoption("concdoctor_no_confirm"),
+        rules=base / rules if rules is not None else None,
+        timeout=config.getoption("concdoctor_timeout"),
+        report_dir=base / report_dir if report_dir is not None else None,
+    )
+    if settings.rules is not None:
+        _check_rules(settings.rules)
+    config.stash[SETTINGS_KEY] = settings
+    config.stash[SESSION_KEY] = ConcdoctorSession(report_dir=settings.report_dir)
+    config.pluginmanager.register(MarkerExpectations(), "concdoctor-marker-expectations")
+
+
+def _check_rules(path: Path) -> None:
+    """A broken rules file is a usage error of the whole run: report it once, up front."""
+    from concdoctor import rules
+    from concdoctor.errors import RulesError
+
+    try:
+        rules.load(path)
+    except RulesError as exc:
+        raise pytest.UsageError(f"--concdoctor-rules: {exc}") from None
+
+
+# -- the fixture and the marker -------------------------------------------------------------
+def _worker_id(config: pytest.Config) -> str | None:
+    workerinput = getattr(config, "workerinput", None)
+    return str(workerinput["workerid"]) if workerinput else None
+
+
+def marker_spec(item: pytest.Item) -> MarkerSpec:
+    """The test's merged ``@pytest.mark.concdoctor`` (closest first); MarkerError if bad."""
+    if MARKER_KEY not in item.stash:
+        marks = [(mark.args, mark.kwargs) for mark in item.iter_markers(MARKER)]
+        item.stash[MARKER_KEY] = _parse_marks(marks, item.path.parent)
+    return item.stash[MARKER_KEY]
+
+
+@pytest.fixture
+def concdoctor(request: pytest.FixtureRequest) -> Generator[ConcdoctorFixture, None, None]:
+    """Diagnose a function's bottleneck and assert on the advised executor.
+
+    ``d = concdoctor.profile(func, inputs=[...])`` returns the Diagnosis;
+    ``concdoctor.assert_kind(d, "io_bound")``, ``assert_executor``, ``assert_speedup``
+    and ``assert_confirmed`` fail with the verdict explained.
+    """
+    config = request.config
+    item = request.node
+    fixture = ConcdoctorFixture(
+        nodeid=item.nodeid, settings=config.stash[SETTINGS_KEY],
+        marker=lambda: marker_spec(item), session=config.stash[SESSION_KEY],
+        worker=_worker_id(config),
+    )
+    item.stash[FIXTURE_KEY] = fixture
+    yield fixture
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Check the marker's arguments before the test body runs: a bad one fails the test."""
+    if item.get_closest_marker(MARKER) is None:
+        return
+    problem = _marker_problem(item)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+
+
+def _marker_problem(item: pytest.Item) -> str | None:
+    try:
+        marker_spec(item)
+    except MarkerError as exc:
+        return str(exc)
+    return None
+
+
+class MarkerExpectations:
+    """Registered as its own plugin: its ``pytest_runtest_call`` must run *after* the
+    test body (trylast), while the module's checks the arguments *before* it."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        """After a passing test body: every diagnosis meets the marker's expectations."""
+        if item.get_closest_marker(MARKER) is None:
+            return
+        spec = marker_spec(item)
+        if not spec.has_expectations:
+            return
+        fixture = item.stash.get(FIXTURE_KEY, None)
+        if fixture is None or not fixture.diagnoses:
+            pytest.fail(f"@pytest.mark.{MARKER} sets expectations, but the test made no "
+                        "diagnosis: call concdoctor.profile(...) with the concdoctor fixture",
+                        pytrace=False)
+        messages, unchecked = fixture.marker_problems(spec)
+        if messages:
+            pytest.fail(f"@pytest.mark.{MARKER} expectations not met:\n\n"
+                        + "\n\n".join(messages), pytrace=False)
+        if unchecked:
+            pytest.skip(f"@pytest.mark.{MARKER}(min_speedup/confirmed) not checked: "
+                        "confirmation was turned off by --concdoctor-no-confirm")
+
+
+# -- the session ----------------------------------------------------------------------------
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hand this worker's rows to the controller."""
+    config = session.config
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None and SESSION_KEY in config.stash:
+        workeroutput[WORKEROUTPUT_KEY] = config.stash[SESSION_KEY].export()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """On the xdist controller: merge the rows a worker sent (see pytest_sessionfinish)."""
+    config: pytest.Config = getattr(node, "config")
+    output = getattr(node, "workeroutput", None) or {}
+    worker = str(getattr(node, "gateway").id)
+    rows = output.get(WORKEROUTPUT_KEY)
+    if rows is not None and SESSION_KEY in config.stash:
+        config.stash[SESSION_KEY].merge(rows, worker)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    if getattr(config, "workerinput", None) is not None or SESSION_KEY not in config.stash:
+        return
+    verbose = (config.getoption("verbose") or 0) > 0
+    config.stash[SESSION_KEY].display(terminalreporter, verbose=verbose)

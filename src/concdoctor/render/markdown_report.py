@@ -1,0 +1,158 @@
+"""GitHub-flavoured Markdown, for a pull-request comment or a CI job summary.
+
+Function names, file paths, the target and exception text come from the user's code, so
+every dynamic string goes through :func:`md`: HTML-significant characters become
+entities (no injected ``<script>``, no stray tags), Markdown punctuation is
+backslash-escaped (a ``__init__`` stays ``__init__`` instead of turning bold; a backtick
+cannot open a code span), ``|`` is escaped so a cell cannot split a table row, and
+newlines are folded so a cell cannot end a row early.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from concdoctor.diagnosis import Diagnosis, Evidence
+from concdoctor.render import view
+from concdoctor.render.base import Renderer, register
+
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# ``_`` between two letters or digits cannot start emphasis in GFM (``sum_of_squares``
+# stays readable in the raw text); anywhere else it could (``__init__``), so it is escaped.
+_PUNCTUATION = re.compile(r"([\\`*\[\]~|#]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+_NEWLINES = re.compile(r"\s*[\r\n]+\s*")
+_BADGES = {"confirmed": "✅ confirmed", "not confirmed": "⚠️ not confirmed",
+           "not measured": "not measured"}
+
+
+def md(text: object) -> str:
+    """Escape any user-controlled text for a Markdown table cell or a paragraph."""
+    raw = _NEWLINES.sub(" ", str(text)).strip()
+    escaped = "".join(_ENTITIES.get(ch, ch) for ch in raw)
+    return _PUNCTUATION.sub(r"\\\1", escaped)
+
+
+def html_escape(text: object) -> str:
+    """Escape text for a raw HTML block (``<pre>``), where Markdown is not parsed."""
+    return "".join(_ENTITIES.get(ch, ch) for ch in str(text))
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[object]],
+          align: Sequence[str] | None = None) -> list[str]:
+    """A GFM table; cells are escaped here, so callers pass plain text."""
+    align = align or ["l"] * len(header)
+    rule = {"l": "---", "r": "---:", "c": ":---:"}
+    lines = ["| " + " | ".join(md(h) for h in header) + " |",
+             "| " + " | ".join(rule[a] for a in align) + " |"]
+    lines += ["| " + " | ".join(md(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+@register
+class MarkdownRenderer(Renderer):
+    """Verdict first, then the tables a reviewer checks it against."""
+
+    name = "markdown"
+    extension = ".md"
+    aliases = ("md",)
+
+    def render(self, diagnosis: Diagnosis) -> str:
+        d = diagnosis
+        lines = [f"## concdoctor: {md(d.target)}", ""]
+        if d.failure is not None:
+            lines += [f"> **Partial report.** {md(view.failure_text(d))}", ""]
+        lines += _verdict(d)
+        if d.evidence is not None:
+            lines += _evidence(d.evidence)
+        lines += _executors(d)
+        if d.evidence is not None and d.evidence.top_functions:
+            lines += _functions(d.evidence)
+        lines += ["### Environment", ""]
+        lines += [*table(["Setting", "Value"], view.environment_rows(d)), ""]
+        lines += _tail(d)
+        return "\n".join(lines).rstrip() + "\n"
+
+
+def _verdict(d: Diagnosis) -> list[str]:
+    state = view.status(d)
+    title = f"### Verdict: {md(view.headline(d))}"
+    if d.speedup is not None:
+        title += f" — {_BADGES[state]} {md(view.times(d.speedup))}"
+    rows: list[tuple[str, str]] = [
+        ("Bottleneck", view.kind_text(d)),
+        ("Recommendation", view.headline(d)),
+        ("Measured speedup", view.speedup_text(d) if state == "not measured"
+         else f"{view.speedup_text(d)} — {state}"),
+        ("Workload", view.workload_text(d)),
+    ]
+    rec = d.recommendation
+    if rec is not None:
+        rows.append(("Rule", f"{rec.rule}: {rec.reason}"))
+        revision = view.revision_text(d)
+        if revision:
+            rows.append(("Revised", revision))
+        if rec.advice:
+            rows.append(("Advice", rec.advice))
+    if d.classification is not None and d.classification.signals:
+        rows.append(("Signals", "; ".join(d.classification.signals)))
+    return [title, "", *table(["", ""], rows), ""]
+
+
+def _evidence(ev: Evidence) -> list[str]:
+    lines = ["### Evidence", ""]
+    degraded = view.degraded_text(ev)
+    if degraded:
+        lines += [f"> ⚠️ {md(degraded)}", ""]
+    rows = []
+    shares = view.shares(ev)
+    if shares is not None:
+        rows.append(("Time shares", " · ".join(
+            f"{view.STATE_LABELS[s]} {view.percent(v)}" for s, v in shares.items())))
+    rows += view.evidence_rows(ev)
+    return lines + table(["Measure", "Value"], rows) + [""]
+
+
+def _executors(d: Diagnosis) -> list[str]:
+    rows = view.executor_rows(d)
+    if not rows:
+        return []
+    body = [
+        (("**" + md(r.label) + "**") if r.recommended else md(r.label),
+         view.seconds(r.median_seconds), view.times(r.speedup), r.verdict)
+        for r in rows
+    ]
+    lines = ["### Executors measured", ""]
+    lines += table(["Executor", "Median", "Speedup", "Outcome"], [], ["l", "r", "r", "l"])
+    # The label is pre-escaped (bold for the recommended one); the rest goes through md().
+    lines += [f"| {label} | {md(med)} | {md(sp)} | {md(why)} |" for label, med, sp, why in body]
+    note = d.confirmation.note if d.confirmation else None
+    return lines + (["", md(note)] if note else []) + [""]
+
+
+def _functions(ev: Evidence) -> list[str]:
+    rows = [
+        (f.name, f"{f.file}:{f.line}" if f.file else "–", f.calls,
+         view.seconds(f.cpu_seconds), view.seconds(f.wall_seconds), "yes" if f.builtin else "")
+        for f in ev.top_functions
+    ]
+    header = ["Function", "Location", "Calls", "CPU", "Wall", "Builtin"]
+    body = table(header, rows, ["l", "l", "r", "r", "r", "c"])
+    return ["### Top functions (yappi)", "", *body, ""]
+
+
+def _tail(d: Diagnosis) -> list[str]:
+    lines: list[str] = []
+    if d.notes:
+        lines += ["### Notes", ""] + [f"- {md(note)}" for note in d.notes] + [""]
+    if d.failure is not None:
+        lines += ["### Failure", "", f"**{md(d.failure.phase)}**: {md(d.failure.message)}", ""]
+        if d.failure.detail:
+            lines += ["<details><summary>Details</summary>", "",
+                      f"<pre>{html_escape(d.failure.detail)}</pre>", "", "</details>", ""]
+    if d.command:
+        lines += ["### Reproduce", "", f"<pre><code>{html_escape(d.command)}</code></pre>", ""]
+    if d.created_at:
+        lines += [f"<sub>Report created {md(view.created_text(d))}, schema version "
+                  f"{d.schema_version}.</sub>", ""]
+    return lines

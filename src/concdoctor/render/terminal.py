@@ -1,0 +1,199 @@
+"""The report for a terminal, drawn with rich (imported only when a report is drawn).
+
+Every user-controlled string is wrapped in :class:`rich.text.Text`, which is never parsed
+for console markup, so a function named ``[bold]x`` prints as written.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+from concdoctor.diagnosis import Diagnosis, Evidence
+from concdoctor.render import view
+from concdoctor.render.base import Renderer, register
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+_BAR_WIDTH = 40
+_GLYPHS = {"idle": ("░", "grey62"), "gil": ("█", "dark_orange"), "released": ("▒", "green")}
+_STATUS_STYLE = {"confirmed": "bold green", "not confirmed": "bold yellow",
+                 "not measured": "dim"}
+_STATUS_MARK = {"confirmed": "✓ confirmed", "not confirmed": "✗ not confirmed",
+                "not measured": "not measured"}
+
+
+@register
+class TerminalRenderer(Renderer):
+    """Verdict first, then the evidence and the measurements that back it."""
+
+    name = "terminal"
+    extension = ".txt"
+    aliases = ("term", "text")
+
+    def render(self, diagnosis: Diagnosis, *, width: int = 100, color: bool = False) -> str:
+        """The report as a string; ANSI colours only when ``color`` is true."""
+        from rich.console import Console
+
+        buffer = io.StringIO()
+        console = Console(
+            file=buffer, width=width, force_terminal=color, no_color=not color,
+            color_system="truecolor" if color else None, highlight=False, emoji=False,
+            legacy_windows=False, record=True,
+        )
+        self.print(diagnosis, console)
+        return buffer.getvalue()
+
+    def print(self, diagnosis: Diagnosis, console: Console | None = None) -> None:
+        """Print to a live console (a new default one when none is given)."""
+        from rich.console import Console
+
+        console = console or Console(highlight=False)
+        for renderable in _renderables(diagnosis):
+            console.print(renderable)
+
+
+def _renderables(d: Diagnosis) -> list[RenderableType]:
+    from rich.text import Text
+
+    parts: list[RenderableType] = [_verdict(d)]
+    if d.evidence is not None:
+        parts.append(_evidence(d.evidence))
+        if d.evidence.top_functions:
+            parts.append(_functions(d.evidence))
+    rows = view.executor_rows(d)
+    if rows:
+        parts.append(_executors(d, rows))
+    parts.append(Text(view.environment_summary(d), style="dim"))
+    parts += _tail(d)
+    return parts
+
+
+def _grid() -> Any:
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    return grid
+
+
+def _verdict(d: Diagnosis) -> RenderableType:
+    from rich.panel import Panel
+    from rich.text import Text
+
+    state = view.status(d)
+    grid = _grid()
+    grid.add_row("Bottleneck", Text(view.kind_text(d), style="bold cyan"))
+    grid.add_row("Recommended", Text(view.headline(d), style="bold"))
+    speed = Text(view.speedup_text(d))
+    if state != "not measured":
+        speed.append("  " + _STATUS_MARK[state], style=_STATUS_STYLE[state])
+    grid.add_row("Speedup", speed)
+    rec = d.recommendation
+    if rec is not None:
+        grid.add_row("Rule", Text.assemble((rec.rule, "magenta"), "\n", rec.reason))
+        revision = view.revision_text(d)
+        if revision:
+            grid.add_row("Revised", Text(revision, style="yellow"))
+        if rec.advice:
+            grid.add_row("Advice", Text(rec.advice))
+    grid.add_row("Workload", Text(view.workload_text(d)))
+    if d.failure is not None:
+        stopped = f"during {d.failure.phase}: {d.failure.message}"
+        grid.add_row("Stopped", Text(stopped, style="bold red"))
+    border = "red" if d.failure else {"confirmed": "green", "not confirmed": "yellow"}.get(
+        state, "blue")
+    title = Text("concdoctor: ") + Text(d.target, style="bold")
+    return Panel(grid, title=title, title_align="left", border_style=border)
+
+
+def share_bar(shares: dict[str, float], width: int = _BAR_WIDTH) -> Any:
+    """A one-line stacked bar of the idle / GIL-held / GIL-released shares, with legend."""
+    from rich.text import Text
+
+    total = sum(shares.values()) or 1.0
+    bar, cumulative, drawn = Text(), 0.0, 0
+    for state, value in shares.items():
+        cumulative += value / total
+        cells = round(cumulative * width) - drawn
+        drawn += cells
+        glyph, style = _GLYPHS[state]
+        bar.append(glyph * cells, style=style)
+    bar.append("\n")
+    for state, value in shares.items():
+        glyph, style = _GLYPHS[state]
+        bar.append(f"{glyph} ", style=style)
+        bar.append(f"{view.STATE_LABELS[state]} {view.percent(value)}   ")
+    return bar
+
+
+def _evidence(ev: Evidence) -> RenderableType:
+    from rich.panel import Panel
+    from rich.text import Text
+
+    grid = _grid()
+    shares = view.shares(ev)
+    if shares is not None:
+        grid.add_row("Time shares", share_bar(shares))
+    for label, value in view.evidence_rows(ev):
+        grid.add_row(label, Text(value))
+    degraded = view.degraded_text(ev)
+    if degraded:
+        grid.add_row("Degraded", Text(degraded, style="yellow"))
+    return Panel(grid, title="Evidence", title_align="left", border_style="dim")
+
+
+def _functions(ev: Evidence) -> RenderableType:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="Top functions (yappi)", title_justify="left", expand=False)
+    table.add_column("Function", overflow="fold")
+    table.add_column("Location", overflow="fold", style="dim")
+    for header in ("Calls", "CPU", "Wall"):
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("Builtin", justify="center")
+    for f in ev.top_functions:
+        location = f"{f.file}:{f.line}" if f.file else "–"
+        table.add_row(Text(f.name), Text(location), str(f.calls), view.seconds(f.cpu_seconds),
+                      view.seconds(f.wall_seconds), "yes" if f.builtin else "")
+    return table
+
+
+def _executors(d: Diagnosis, rows: list[view.ExecutorRow]) -> RenderableType:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="Executors measured", title_justify="left")
+    table.add_column("Executor", no_wrap=True)
+    table.add_column("Median", justify="right", no_wrap=True)
+    table.add_column("Speedup", justify="right", no_wrap=True)
+    table.add_column("Outcome", overflow="fold")
+    for r in rows:
+        style = "bold green" if r.recommended else ("dim" if r.skipped else "")
+        table.add_row(Text(r.label, style=style), view.seconds(r.median_seconds),
+                      view.times(r.speedup), Text(r.verdict, style=style))
+    note = d.confirmation.note if d.confirmation else None
+    if note:
+        table.caption = Text(note)
+    return table
+
+
+def _tail(d: Diagnosis) -> list[RenderableType]:
+    from rich.panel import Panel
+    from rich.text import Text
+
+    parts: list[RenderableType] = []
+    for note in d.notes:
+        parts.append(Text("note: ", style="bold") + Text(note))
+    if d.failure is not None:
+        body = Text(f"{d.failure.phase}: {d.failure.message}", style="bold")
+        if d.failure.detail:
+            body.append("\n" + d.failure.detail, style="")
+        parts.append(Panel(body, title="Partial report", title_align="left",
+                           border_style="red"))
+    if d.command:
+        parts.append(Text("reproduce: ", style="bold") + Text(d.command, style="cyan"))
+    return parts

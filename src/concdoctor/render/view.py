@@ -1,0 +1,275 @@
+"""What every report says, worded once: the renderers differ only in markup.
+
+These pure functions turn a :class:`Diagnosis` into short plain strings and rows. The
+terminal, Markdown and HTML renderers all read from here, so the verdict, the numbers
+and the explanation of why an executor lost are worded the same in every format. Every
+function copes with a partial report (any of evidence, classification, recommendation
+or confirmation missing) and with degraded evidence (fractions ``None``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from concdoctor.diagnosis import Diagnosis, Evidence, ExecutorResult
+
+EXECUTOR_LABELS = {
+    "sequential": "stay sequential",
+    "thread": "thread pool",
+    "process": "process pool",
+    "asyncio": "asyncio tasks",
+    "interpreter": "interpreter pool",
+}
+STATES = ("idle", "gil", "released")
+STATE_LABELS = {"idle": "idle (waiting)", "gil": "GIL held", "released": "GIL released"}
+STATE_MEANINGS = {
+    "idle": "waiting on I/O, a sleep or a lock: threads or asyncio overlap the waits",
+    "gil": "running Python bytecode (or C that keeps the GIL): only processes, "
+           "sub-interpreters or a free-threaded build run it in parallel",
+    "released": "in C code that released the GIL (hashlib, zlib, NumPy): "
+                "threads run it in parallel",
+}
+
+
+@dataclass(frozen=True)
+class ExecutorRow:
+    """One measured executor, with the sentence that says how it compared."""
+
+    executor: str
+    workers: int
+    chunksize: int
+    median_seconds: float | None
+    speedup: float | None
+    skipped: str | None
+    recommended: bool
+    baseline: bool
+    verdict: str
+
+    @property
+    def label(self) -> str:
+        if self.executor == "sequential" or self.workers <= 0:
+            return self.executor
+        chunk = f", chunksize {self.chunksize}" if self.chunksize > 1 else ""
+        return f"{self.executor} × {self.workers}{chunk}"
+
+
+# -- numbers ------------------------------------------------------------------------------
+def seconds(value: float | None) -> str:
+    """Durations with a unit a human reads at a glance: 2.40 s, 300 ms, 120 µs."""
+    if value is None:
+        return "–"
+    if value >= 100:
+        return f"{value:.0f} s"
+    if value >= 1:
+        return f"{value:.2f} s"
+    if value >= 1e-3:
+        return f"{value * 1e3:.3g} ms"
+    if value > 0:
+        return f"{value * 1e6:.3g} µs"
+    return "0 s"
+
+
+def percent(fraction: float | None) -> str:
+    return "–" if fraction is None else f"{fraction * 100:.0f}%"
+
+
+def times(factor: float | None) -> str:
+    return "–" if factor is None else f"{factor:.2f}×"
+
+
+# -- verdict ------------------------------------------------------------------------------
+def headline(d: Diagnosis) -> str:
+    """The recommendation as one phrase: ``process pool · 2 workers · chunksize 4``."""
+    rec = d.recommendation
+    if rec is None:
+        return "no recommendation (partial report)" if d.failure else "no recommendation"
+    label = EXECUTOR_LABELS.get(rec.executor, rec.executor)
+    if rec.executor == "sequential":
+        return label
+    plural = "worker" if rec.workers == 1 else "workers"
+    chunk = f" · chunksize {rec.chunksize}" if rec.chunksize > 1 else ""
+    return f"{label} · {rec.workers} {plural}{chunk}"
+
+
+def kind_text(d: Diagnosis) -> str:
+    c = d.classification
+    if c is None:
+        return "not classified"
+    return f"{c.kind} ({percent(c.confidence)} confidence)"
+
+
+def status(d: Diagnosis) -> str:
+    """``confirmed``, ``not confirmed`` or ``not measured``: drives colours and badges."""
+    conf = d.confirmation
+    if conf is None or conf.speedup is None:
+        return "not measured"
+    return "confirmed" if conf.confirmed else "not confirmed"
+
+
+def speedup_text(d: Diagnosis) -> str:
+    """The measured speedup, with the bar it had to clear when it did not clear it."""
+    conf = d.confirmation
+    if conf is None:
+        return "speedup not measured"
+    if conf.speedup is None:
+        return conf.note or "speedup not measured"
+    text = f"{times(conf.speedup)} vs sequential ({seconds(conf.baseline_seconds)} → "
+    text += f"{seconds(conf.recommended_seconds)}, median of {conf.trials} trials)"
+    rec = d.recommendation
+    if not conf.confirmed and rec is not None:
+        text += f"; needed ≥ {times(rec.min_speedup)}"
+    return text
+
+
+def revision_text(d: Diagnosis) -> str | None:
+    rec = d.recommendation
+    if rec is None or not rec.revised_from:
+        return None
+    why = f": {rec.revision_reason}" if rec.revision_reason else ""
+    return f"revised from {rec.revised_from}{why}"
+
+
+# -- evidence -----------------------------------------------------------------------------
+def shares(ev: Evidence | None) -> dict[str, float] | None:
+    """The idle / GIL-held / GIL-released shares, or ``None`` when py-spy gave none."""
+    if ev is None:
+        return None
+    values = (ev.idle_fraction, ev.gil_fraction, ev.released_fraction)
+    if any(v is None for v in values):
+        return None
+    return {state: max(0.0, float(v or 0.0)) for state, v in zip(STATES, values, strict=True)}
+
+
+def evidence_rows(ev: Evidence) -> list[tuple[str, str]]:
+    rows = [
+        ("Baseline wall time", seconds(ev.wall_seconds)),
+        ("Process CPU time", f"{seconds(ev.cpu_seconds)} ({ev.cpu_ratio:.2f} cores)"),
+        ("Worker thread CPU", f"{seconds(ev.thread_cpu_seconds)} ({ev.thread_cpu_ratio:.2f})"),
+        ("Median task", f"{seconds(ev.task_seconds_median)} (max {seconds(ev.task_seconds_max)})"),
+        ("Context switches", f"{ev.voluntary_switches} voluntary, "
+                             f"{ev.involuntary_switches} involuntary"),
+    ]
+    if ev.samples or ev.sampling_rate:
+        rows.append(("py-spy samples", f"{ev.samples} at {ev.sampling_rate} Hz"))
+    if ev.blocking_calls:
+        rows.append(("Blocking calls", ", ".join(ev.blocking_calls)))
+    return rows
+
+
+def degraded_text(ev: Evidence | None) -> str | None:
+    if ev is None or not ev.degraded:
+        return None
+    return f"Evidence is degraded: {ev.degraded_reason or 'py-spy could not sample the target'}"
+
+
+def environment_rows(d: Diagnosis) -> list[tuple[str, str]]:
+    env = d.environment
+    tools = ", ".join(
+        f"{tool} {version}"
+        for tool, version in (("concdoctor", env.concdoctor), ("py-spy", env.py_spy),
+                              ("yappi", env.yappi))
+        if version
+    )
+    return [
+        ("Python", f"{env.python} ({env.implementation})"),
+        ("Free-threaded build", "yes" if env.free_threaded_build else "no"),
+        ("GIL enabled", "yes" if env.gil_enabled else "no"),
+        ("CPU count", str(env.cpu_count)),
+        ("Start method", env.start_method or "–"),
+        ("Platform", env.platform or "–"),
+        ("Tools", tools or "–"),
+    ]
+
+
+def environment_summary(d: Diagnosis) -> str:
+    """The environment on one line, for the foot of the terminal report."""
+    env = d.environment
+    gil = "GIL enabled" if env.gil_enabled else "GIL disabled"
+    build = ", free-threaded build" if env.free_threaded_build else ""
+    parts = [f"Python {env.python} ({env.implementation}, {gil}{build})",
+             f"{env.cpu_count} CPUs", env.start_method, env.platform]
+    tools = dict(environment_rows(d))["Tools"]
+    parts.append(tools)
+    return " · ".join(p for p in parts if p and p != "–")
+
+
+def workload_text(d: Diagnosis) -> str:
+    w = d.workload
+    kind = "async def" if w.is_coroutine else "def"
+    return f"{w.tasks} tasks from {w.input_source}, {kind} target"
+
+
+def created_text(d: Diagnosis) -> str:
+    """``2026-11-25 19:12:00 UTC`` from the ISO timestamp; as stored if it does not parse."""
+    try:
+        moment = datetime.fromisoformat(d.created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return d.created_at
+    offset = moment.utcoffset()
+    zone = "" if offset is None else " UTC" if not offset else moment.strftime(" UTC%z")
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + zone
+
+
+def failure_text(d: Diagnosis) -> str | None:
+    f = d.failure
+    return None if f is None else f"Stopped during {f.phase}: {f.message}"
+
+
+# -- executors ----------------------------------------------------------------------------
+def executor_rows(d: Diagnosis) -> list[ExecutorRow]:
+    """Every executor measured, the baseline first, each saying how it compared."""
+    conf = d.confirmation
+    if conf is None:
+        return []
+    results = list(conf.results) or [
+        ExecutorResult(executor=name, workers=0, median_seconds=median)
+        for name, median in conf.executors.items()
+    ]
+    if not any(r.executor == "sequential" for r in results):
+        results.insert(0, ExecutorResult("sequential", 1, median_seconds=conf.baseline_seconds))
+    results.sort(key=lambda r: r.executor != "sequential")
+    rec_index = _recommended_index(d, results)
+    rec_median = results[rec_index].median_seconds if rec_index is not None else None
+    rows = []
+    for i, r in enumerate(results):
+        speedup = r.speedup
+        if speedup is None and r.median_seconds and conf.baseline_seconds:
+            speedup = conf.baseline_seconds / r.median_seconds
+        rows.append(ExecutorRow(
+            executor=r.executor, workers=r.workers, chunksize=r.chunksize,
+            median_seconds=r.median_seconds, speedup=speedup, skipped=r.skipped,
+            recommended=i == rec_index, baseline=r.executor == "sequential",
+            verdict=_why(r, i == rec_index, rec_median, d.executor),
+        ))
+    return rows
+
+
+def _recommended_index(d: Diagnosis, results: list[ExecutorResult]) -> int | None:
+    rec = d.recommendation
+    if rec is None:
+        return None
+    matches = [i for i, r in enumerate(results) if r.executor == rec.executor]
+    exact = [i for i in matches if results[i].workers == rec.workers]
+    found = exact or matches
+    return found[0] if found else None
+
+
+def _why(r: ExecutorResult, recommended: bool, rec_median: float | None,
+         rec_name: str | None) -> str:
+    """Why this executor was (not) chosen, in words a reviewer can check."""
+    if recommended:
+        return "recommended"
+    if r.skipped:
+        return f"skipped: {r.skipped}"
+    if r.median_seconds is None:
+        return "not measured"
+    base = "baseline; " if r.executor == "sequential" else ""
+    if not rec_median or rec_name is None:
+        return "baseline" if base else "measured"
+    ratio = r.median_seconds / rec_median
+    if ratio >= 1.005:
+        return f"{base}{ratio:.2f}× slower than {rec_name}"
+    if ratio <= 0.995:
+        return f"{base}{1 / ratio:.2f}× faster than {rec_name}, not chosen by the rules"
+    return f"{base}as fast as {rec_name}"

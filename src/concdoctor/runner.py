@@ -1,0 +1,272 @@
+"""Parent side of the child runner: start it, talk to it, bound it, end it.
+
+The child runs in its own session, so a hang, a crash or a leaked pool worker never
+takes concdoctor with it, and ending the run ends the whole process tree. One select
+loop reads the child's events and drains its stdout and stderr into bounded tails: no
+threads, so forking the next child stays safe, and a target printing megabytes can
+neither block on a full pipe nor flood the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from concdoctor.target import Job
+
+TAIL_BYTES = 16_384
+
+
+class ChildFailed(Exception):
+    """The child stopped answering: it exited, crashed, or ran past its time."""
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+@dataclass
+class OutputTail:
+    """The last bytes a stream carried, and how many it carried in all."""
+
+    total: int = 0
+    tail: bytearray = field(default_factory=bytearray)
+
+    def feed(self, data: bytes) -> None:
+        self.total += len(data)
+        self.tail += data
+        if len(self.tail) > TAIL_BYTES:
+            del self.tail[: len(self.tail) - TAIL_BYTES]
+
+    def text(self) -> str:
+        return self.tail.decode("utf-8", "replace")
+
+
+class ChildRunner:
+    """One child process and its JSON-lines channel."""
+
+    def __init__(self, pid: int, cmd_fd: int, msg_fd: int, out_fd: int, err_fd: int,
+                 popen: subprocess.Popen[bytes] | None = None) -> None:
+        self.pid = pid
+        self._cmd = os.fdopen(cmd_fd, "w", encoding="utf-8")
+        self._msg_fd = msg_fd
+        self._popen = popen
+        self._buffer = b""
+        self._events: list[dict[str, Any]] = []
+        self._selector = selectors.DefaultSelector()
+        self.stdout, self.stderr = OutputTail(), OutputTail()
+        for fd, sink in ((msg_fd, None), (out_fd, self.stdout), (err_fd, self.stderr)):
+            os.set_blocking(fd, False)
+            self._selector.register(fd, selectors.EVENT_READ, sink)
+        self.returncode: int | None = None
+
+    # -- channel ------------------------------------------------------------------------
+    def send(self, cmd: str, **fields: Any) -> None:
+        try:
+            self._cmd.write(json.dumps({"cmd": cmd, **fields}) + "\n")
+            self._cmd.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the child is gone: the next wait reports how it ended
+
+    def wait_event(self, timeout: float) -> dict[str, Any]:
+        """The next event from the child, or ChildFailed when it dies or times out."""
+        deadline = time.monotonic() + timeout
+        while not self._events:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ChildFailed(f"no answer within {timeout:g} s", timed_out=True)
+            if not self._selector.get_map():
+                raise ChildFailed(self._exit_description())
+            for key, _ in self._selector.select(min(remaining, 0.5)):
+                self._read(key)
+        return self._events.pop(0)
+
+    def _read(self, key: selectors.SelectorKey) -> None:
+        fd = key.fd
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        if not data:
+            self._selector.unregister(fd)
+            os.close(fd)
+            return
+        if key.data is not None:
+            key.data.feed(data)
+            return
+        self._buffer += data
+        *lines, self._buffer = self._buffer.split(b"\n")
+        self._events.extend(json.loads(line) for line in lines if line.strip())
+
+    def _exit_description(self) -> str:
+        code = self.reap(timeout=5.0)
+        if code is None:
+            return "the child closed its channel but is still running"
+        if code < 0:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+            return f"the target crashed the interpreter (killed by signal {name})"
+        return f"the child exited with code {code} before answering (os._exit or sys.exit?)"
+
+    # -- lifetime -------------------------------------------------------------------------
+    def reap(self, timeout: float = 0.0) -> int | None:
+        if self.returncode is not None:
+            return self.returncode
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+                if self._popen is not None:
+                    self._popen.returncode = self.returncode
+                return self.returncode
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.01)
+
+    def kill_tree(self) -> None:
+        """End the child and everything it started, even descendants that left its group."""
+        kill_process_tree(self.pid)
+        self.reap(timeout=5.0)
+
+    def close(self) -> None:
+        self.send("exit")
+        if self.reap(timeout=2.0) is None:
+            self.kill_tree()
+        else:
+            kill_process_tree(self.pid)  # pool workers that outlived their parent
+        for key in list(self._selector.get_map().values()):
+            self._selector.unregister(key.fd)
+            os.close(key.fd)
+        self._selector.close()
+        try:
+            self._cmd.close()
+        except OSError:
+            pass
+
+
+def descendants(pid: int) -> list[int]:
+    """All live descendants of ``pid`` from /proc (Linux); [] where /proc is absent."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rfind(b")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def kill_process_tree(pid: int) -> None:
+    victims = descendants(pid)
+    for target in [pid, *victims]:
+        try:
+            os.kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def child_environment(extra_path: tuple[str, ...]) -> dict[str, str]:
+    env = dict(os.environ)
+    paths = [*extra_path, os.getcwd()]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+@contextmanager
+def spawn(job: Job) -> Iterator[ChildRunner]:
+    """A child started as ``python -m concdoctor.child`` for a target named by text."""
+    with tempfile.TemporaryDirectory(prefix="concdoctor-") as tmp:
+        job_path = os.path.join(tmp, "job.json")
+        with open(job_path, "w", encoding="utf-8") as handle:
+            json.dump(job.to_dict(), handle)
+        cmd_r, cmd_w = os.pipe()
+        msg_r, msg_w = os.pipe()
+        try:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", "concdoctor.child", job_path, str(cmd_r), str(msg_w)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=(cmd_r, msg_w), start_new_session=True,
+                env=child_environment(job.extra_sys_path),
+            )
+        finally:
+            os.close(cmd_r)
+            os.close(msg_w)
+        assert popen.stdout is not None and popen.stderr is not None
+        runner = ChildRunner(popen.pid, cmd_w, msg_r, os.dup(popen.stdout.fileno()),
+                             os.dup(popen.stderr.fileno()), popen)
+        popen.stdout.close()
+        popen.stderr.close()
+        try:
+            yield runner
+        finally:
+            runner.close()
+
+
+@contextmanager
+def fork(serve: Callable[[Any], None]) -> Iterator[ChildRunner]:
+    """A forked child running ``serve(channel)``: for callables that only live in memory,
+    such as functions handed to the pytest fixture."""
+    from concdoctor import child
+
+    cmd_r, cmd_w = os.pipe()
+    msg_r, msg_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        try:
+            os.setsid()
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            for fd in (cmd_w, msg_r, out_r, err_r, out_w, err_w, null):
+                os.close(fd)
+            child.allow_tracer(os.getppid())
+            channel = child.Channel(os.fdopen(cmd_r, "r", encoding="utf-8"),
+                                    os.fdopen(msg_w, "w", encoding="utf-8"))
+            serve(channel)
+        finally:
+            os._exit(0)
+    for fd in (cmd_r, msg_w, out_w, err_w):
+        os.close(fd)
+    runner = ChildRunner(pid, cmd_w, msg_r, out_r, err_r)
+    try:
+        yield runner
+    finally:
+        runner.close()

@@ -1,0 +1,219 @@
+"""py-spy sampling of the baseline: idle, GIL-held and GIL-released shares, per stack.
+
+One ``py-spy record`` cannot label each sample with its state: it can only filter. So
+three non-blocking samplers watch the same process at once: ``--idle`` (every sample),
+no filter (active samples), ``--gil`` (samples owning the GIL). Per stack, idle = all -
+active, GIL = the --gil count, released = active - GIL. Only samples taken inside a task
+(below the child's ``_concdoctor_task`` frame) count, which removes set-up, waiting and
+teardown without having to synchronise the samplers' start and stop exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from concdoctor.diagnosis import StackSamples
+
+MODES = {"idle": ["--idle"], "active": [], "gil": ["--gil"]}
+TASK_FRAME = "_concdoctor_task "
+WAIT_FRAME = "_concdoctor_wait "
+_VERSION = re.compile(r"(\d+\.\d+\.\d+)")
+
+
+class SamplingUnavailable(Exception):
+    """py-spy cannot sample here; the message carries the exact fix."""
+
+
+def find_py_spy() -> str | None:
+    beside = Path(sys.executable).parent / "py-spy"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("py-spy")
+
+
+def py_spy_version(binary: str | None) -> str | None:
+    if binary is None:
+        return None
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = _VERSION.search(out.stdout)
+    return match.group(1) if match else None
+
+
+@dataclass
+class Shares:
+    """The worker thread's samples during the tasks, split by state."""
+
+    idle: int
+    gil: int
+    released: int
+    stacks: tuple[StackSamples, ...] = ()
+    expected: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.idle + self.gil + self.released
+
+    def fractions(self) -> tuple[float, float, float]:
+        total = self.total or 1
+        return self.idle / total, self.gil / total, self.released / total
+
+
+@dataclass
+class Samplers:
+    """Three py-spy processes attached to one pid; start before the baseline, stop after."""
+
+    binary: str
+    pid: int
+    directory: Path
+    rate: int = 200
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, timeout: float = 10.0, settle: float = 0.25) -> None:
+        """Start the samplers and wait until they sample at their steady rate.
+
+        py-spy keeps a fixed schedule: the time it spends attaching is made up by a burst
+        of back-to-back samples. Each sampler bursts by a different amount, so ``settle``
+        lets the bursts pass before the baseline starts (its samples are dropped anyway:
+        they are not inside a task)."""
+        for mode, flags in MODES.items():
+            self.processes[mode] = subprocess.Popen(
+                [self.binary, "record", "--pid", str(self.pid), "--nonblocking", "--threads",
+                 "--format", "raw", "--rate", str(self.rate), "--duration", "86400",
+                 "--output", str(self.directory / f"{mode}.txt"), *flags],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        for mode, process in self.processes.items():
+            self._wait_until_sampling(mode, process, timeout)
+        time.sleep(settle)
+
+    def _wait_until_sampling(self, mode: str, process: subprocess.Popen[bytes],
+                             timeout: float) -> None:
+        assert process.stdout is not None
+        fd = process.stdout.fileno()
+        seen = b""
+        deadline = time.monotonic() + timeout
+        while b"Sampling process" not in seen:
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(remaining, 0))
+            chunk = os.read(fd, 4096) if ready else b""
+            if not chunk:  # exited, or silent past the timeout
+                self.kill()
+                text = seen.decode("utf-8", "replace").strip().splitlines()
+                message = text[-1] if text else f"py-spy ({mode}) did not start sampling"
+                raise SamplingUnavailable(explain_failure(message))
+            seen += chunk
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Ask every sampler to write its profile (SIGINT, like Ctrl-C) and wait for it."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._close_pipes()
+
+    def kill(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        for process in self.processes.values():
+            if process.stdout is not None and not process.stdout.closed:
+                process.stdout.close()
+
+    def directory_cleanup(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def shares(self, wall_seconds: float, thread_id: int) -> Shares:
+        counts = {mode: read_raw(self.directory / f"{mode}.txt", thread_id) for mode in MODES}
+        return combine(counts["idle"], counts["active"], counts["gil"],
+                       expected=int(wall_seconds * self.rate))
+
+
+def explain_failure(message: str) -> str:
+    lowered = message.lower()
+    if "permission" in lowered or "ptrace" in lowered or "operation not permitted" in lowered:
+        return (f"py-spy may not read the child ({message}); allow it with "
+                "'sudo sysctl kernel.yama.ptrace_scope=0', or run the container with "
+                "'--cap-add SYS_PTRACE', or run concdoctor with sudo")
+    return f"py-spy could not sample the child ({message}); reinstall it with 'pip install py-spy'"
+
+
+def read_raw(path: Path, thread_id: int) -> Counter[tuple[str, ...]]:
+    """The worker thread's stacks while it ran tasks (frames root first) and their counts.
+
+    Non-blocking reads sometimes truncate a stack to its innermost frames; such a stack
+    still counts (it is a sample of the worker) unless it shows the child waiting.
+    """
+    counts: Counter[tuple[str, ...]] = Counter()
+    prefix = f"thread ({thread_id})"
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return counts
+    for line in text.splitlines():
+        stack, _, number = line.rpartition(" ")
+        if not stack.startswith(prefix) or not number.isdigit():
+            continue
+        frames = stack.split(";")[1:]
+        if any(frame.startswith(WAIT_FRAME) for frame in frames):
+            continue
+        for index, frame in enumerate(frames):
+            if frame.startswith(TASK_FRAME):
+                frames = frames[index + 1:]
+                break
+        counts[tuple(frames)] += int(number)
+    return counts
+
+
+def combine(idle_all: Counter[tuple[str, ...]], active: Counter[tuple[str, ...]],
+            gil: Counter[tuple[str, ...]], *, expected: int = 0, keep: int = 300) -> Shares:
+    """Shares from three independent samplers' counts.
+
+    py-spy samples at exponentially distributed intervals, so each sampler's count over
+    the baseline is Poisson with mean ``expected`` (rate x seconds) times the share of
+    the state it keeps. Dividing by that known mean is less noisy than dividing by
+    another sampler's count; when the --idle sampler saw far fewer samples than
+    expected (a starved or failing sampler), its count is the better denominator.
+    Per-stack splits are differences of independent counts, clamped at zero: good for
+    a flame graph, while the totals carry the shares.
+    """
+    total_all, total_active, total_gil = (sum(c.values()) for c in (idle_all, active, gil))
+    denominator = expected if expected and 0.8 <= total_all / expected <= 1.25 else total_all
+    denominator = max(denominator, 1)
+    p_active = min(total_active / denominator, 1.0)
+    p_gil = min(total_gil / denominator, p_active)
+    scale = total_all or denominator
+    stacks = []
+    for frames in set(idle_all) | set(active) | set(gil):
+        n_gil = gil[frames]
+        n_active = max(active[frames], n_gil)
+        stacks.append(StackSamples(frames=frames, idle=max(idle_all[frames] - n_active, 0),
+                                   gil=n_gil, released=n_active - n_gil))
+    stacks.sort(key=lambda s: s.total, reverse=True)
+    gil_n = round(p_gil * scale)
+    active_n = round(p_active * scale)
+    return Shares(idle=scale - active_n, gil=gil_n, released=active_n - gil_n,
+                  stacks=tuple(stacks[:keep]), expected=expected)

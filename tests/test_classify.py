@@ -1,0 +1,91 @@
+"""Classification is a pure function of the evidence: hand-built evidence, no profiling."""
+
+from __future__ import annotations
+
+import pytest
+
+from concdoctor.classify import classify
+from concdoctor.diagnosis import Evidence
+from concdoctor.metrics import predicted_speedups
+
+
+def evidence(idle: float | None, gil: float | None, released: float | None, *,
+             cpu: float = 1.0, thread_cpu: float | None = None, wall: float = 2.0,
+             task: float = 0.25, samples: int = 400) -> Evidence:
+    thread = cpu if thread_cpu is None else thread_cpu
+    return Evidence(wall_seconds=wall, cpu_seconds=cpu * wall, thread_cpu_seconds=thread * wall,
+                    task_seconds_median=task, task_seconds_max=task, idle_fraction=idle,
+                    gil_fraction=gil, released_fraction=released,
+                    samples=samples if idle is not None else 0, degraded=idle is None)
+
+
+@pytest.mark.parametrize(
+    ("shares", "cpu", "kind"),
+    [
+        ((0.98, 0.0, 0.02), 0.01, "io_bound"),        # sleep, socket recv
+        ((0.0, 1.0, 0.0), 1.0, "python_cpu_bound"),   # pure Python, json, re
+        ((0.0, 0.0, 1.0), 1.0, "gil_released_c"),     # hashlib, zlib
+        ((0.30, 0.44, 0.26), 0.7, "mixed"),           # a loop mixing the three
+    ],
+)
+def test_kinds_from_shares(shares: tuple[float, float, float], cpu: float, kind: str) -> None:
+    result = classify(evidence(*shares, cpu=cpu), cpu_count=2)
+    assert result.kind == kind
+    assert 0.5 <= result.confidence <= 1.0
+
+
+def test_gil_ownership_not_language_decides() -> None:
+    """json.dumps is C, but it keeps the GIL: threads cannot help, so it is CPU-bound."""
+    assert classify(evidence(0.0, 0.97, 0.03), cpu_count=2).kind == "python_cpu_bound"
+
+
+def test_already_parallel_from_process_cpu() -> None:
+    result = classify(evidence(0.0, 0.0, 1.0, cpu=1.9, thread_cpu=1.0), cpu_count=2)
+    assert result.kind == "already_parallel"
+    assert "1.90 CPU seconds per wall second" in result.signals[0]
+
+
+def test_one_core_cannot_be_already_parallel() -> None:
+    assert classify(evidence(0.0, 0.0, 1.0, cpu=1.5), cpu_count=1).kind == "gil_released_c"
+
+
+@pytest.mark.parametrize(("wall", "task"), [(0.01, 0.001), (1.0, 0.00002)])
+def test_tiny_work_is_overhead_bound(wall: float, task: float) -> None:
+    result = classify(evidence(0.9, 0.05, 0.05, cpu=0.1, wall=wall, task=task), cpu_count=2)
+    assert result.kind == "overhead_bound"
+
+
+def test_many_tiny_python_tasks_can_still_be_chunked() -> None:
+    """Short pure-Python tasks in a long batch are CPU-bound: process chunks amortise."""
+    result = classify(evidence(0.0, 1.0, 0.0, wall=2.0, task=0.00002), cpu_count=2)
+    assert result.kind == "python_cpu_bound"
+
+
+def test_disagreeing_cpu_time_lowers_confidence() -> None:
+    agree = classify(evidence(0.0, 0.9, 0.1, cpu=1.0), cpu_count=2)
+    disagree = classify(evidence(0.0, 0.9, 0.1, cpu=0.1), cpu_count=2)
+    assert disagree.kind == agree.kind
+    assert disagree.confidence < agree.confidence
+
+
+@pytest.mark.parametrize(("thread_cpu", "kind"), [(0.02, "io_bound"), (0.98, "python_cpu_bound"),
+                                                  (0.5, "mixed")])
+def test_without_samples_cpu_time_decides(thread_cpu: float, kind: str) -> None:
+    result = classify(evidence(None, None, None, cpu=thread_cpu), cpu_count=2)
+    assert result.kind == kind
+    assert result.confidence <= 0.8
+    assert any("no py-spy samples" in signal for signal in result.signals)
+
+
+def test_starved_worker_is_flagged() -> None:
+    result = classify(evidence(0.0, 1.0, 0.0), cpu_count=2, run_delay_seconds=1.5)
+    assert any("waited" in signal for signal in result.signals)
+
+
+def test_capacity_model() -> None:
+    pure = predicted_speedups(0.0, 1.0, 0.0, tasks=8, cpu_count=2)
+    assert pure["thread"] == 1.0 and pure["process"] == 2.0
+    waiting = predicted_speedups(1.0, 0.0, 0.0, tasks=8, cpu_count=2)
+    assert waiting["thread"] == 8.0 and waiting["asyncio"] == 8.0
+    free = predicted_speedups(0.0, 1.0, 0.0, tasks=8, cpu_count=2, gil_enabled=False)
+    assert free["thread"] == 2.0

@@ -1,0 +1,165 @@
+"""The decision matrix as data: loading, validation errors, matching. No profiling."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from concdoctor import expressions, rules
+from concdoctor.errors import RulesError
+from concdoctor.recommend import recommend
+
+BASE = {
+    "kind": "io_bound", "confidence": 0.9, "idle_fraction": 0.98, "gil_fraction": 0.01,
+    "released_fraction": 0.01, "task_seconds": 0.2, "task_seconds_max": 0.2,
+    "wall_seconds": 1.6, "tasks": 8, "cpu_ratio": 0.01, "thread_cpu_ratio": 0.01,
+    "is_coroutine": False, "cpu_count": 2, "gil_enabled": True, "free_threaded": False,
+    "python_version": (3, 11, 7), "degraded": False, "process_available": True,
+    "interpreter_available": False, "predicted_speedup_thread": 8.0,
+    "predicted_speedup_process": 2.0, "predicted_speedup_asyncio": 8.0,
+    "process_advantage": 0.25,
+}
+
+
+def metrics(**changes: object) -> dict[str, object]:
+    return {**BASE, **changes}
+
+
+@pytest.fixture(scope="module")
+def default() -> rules.RuleSet:
+    return rules.load()
+
+
+@pytest.mark.parametrize(
+    ("changes", "executor", "rule"),
+    [
+        ({}, "thread", "io-threads"),
+        ({"is_coroutine": True}, "asyncio", "io-asyncio"),
+        ({"is_coroutine": True, "tasks": 500}, "asyncio", "io-asyncio-high-concurrency"),
+        ({"kind": "python_cpu_bound", "task_seconds": 0.3}, "process", "cpu-python-processes"),
+        ({"kind": "python_cpu_bound", "task_seconds": 0.001}, "process",
+         "cpu-python-processes-chunked"),
+        ({"kind": "python_cpu_bound", "process_available": False}, "sequential",
+         "cpu-python-unpicklable"),
+        ({"kind": "python_cpu_bound", "process_available": False,
+          "interpreter_available": True, "python_version": (3, 14, 0)}, "interpreter",
+         "cpu-python-interpreters"),
+        ({"kind": "python_cpu_bound", "gil_enabled": False, "free_threaded": True}, "thread",
+         "free-threaded-python-cpu"),
+        ({"kind": "gil_released_c"}, "thread", "c-released-threads"),
+        ({"kind": "overhead_bound"}, "sequential", "tiny-tasks"),
+        ({"kind": "already_parallel"}, "sequential", "already-parallel"),
+        ({"kind": "mixed", "process_advantage": 1.5}, "process", "mixed-processes"),
+        ({"kind": "mixed", "process_advantage": 1.0}, "thread", "mixed-threads"),
+        ({"tasks": 1}, "sequential", "single-task"),
+    ],
+)
+def test_default_matrix(default: rules.RuleSet, changes: dict[str, object], executor: str,
+                        rule: str) -> None:
+    advice = recommend(default, metrics(**changes))
+    assert (advice.executor, advice.rule) == (executor, rule)
+    assert "{" not in advice.reason, advice.reason
+
+
+def test_reason_is_filled_with_measured_numbers(default: rules.RuleSet) -> None:
+    advice = recommend(default, metrics(idle_fraction=0.97, tasks=8))
+    assert "97%" in advice.reason
+    assert advice.workers == 8
+
+
+def test_worker_expressions_follow_cpu_count(default: rules.RuleSet) -> None:
+    advice = recommend(default, metrics(kind="python_cpu_bound", tasks=100, cpu_count=6,
+                                        task_seconds=0.5))
+    assert advice.workers == 6
+    chunked = recommend(default, metrics(kind="python_cpu_bound", tasks=1000, cpu_count=2,
+                                         task_seconds=0.001))
+    assert chunked.chunksize == 125  # 1000 / (2 workers * 4), rounded up
+
+
+def test_user_rules_come_first_and_defaults_remain(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text('[[rule]]\nid = "always-threads"\nwhen = { kind = "io_bound" }\n'
+                    'executor = "thread"\nworkers = 3\nreason = "team policy"\n')
+    loaded = rules.load(path)
+    assert recommend(loaded, metrics()).rule == "always-threads"
+    assert recommend(loaded, metrics(kind="gil_released_c")).rule == "c-released-threads"
+
+
+def test_pyproject_section(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "x"\n\n[tool.concdoctor]\nextend_default = true\n\n'
+                         '[[tool.concdoctor.rule]]\nid = "proj"\nwhen = { tasks = { ">=" = 2 } }\n'
+                         'executor = "sequential"\nreason = "project says so"\n')
+    assert recommend(rules.load(pyproject=pyproject), metrics()).rule == "proj"
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "rules.toml"
+    path.write_text(body)
+    return path
+
+
+GOOD = 'id = "r1"\nexecutor = "thread"\nreason = "x"\n'
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[[rule]]\n' + GOOD + 'when = { nonsense = 1 }\n', "unknown metric 'nonsense'"),
+        ('[[rule]]\n' + GOOD + 'when = { tasks = { "~=" = 1 } }\n', "unknown operator '~='"),
+        ('[[rule]]\nid = "r1"\nexecutor = "fibers"\nreason = "x"\n', "unknown executor 'fibers'"),
+        ('[[rule]]\n' + GOOD + 'colour = "blue"\n', "unknown key 'colour'"),
+        ('[[rule]]\n' + GOOD + 'workers = "__import__(\'os\')"\n', "unknown name"),
+        ('[[rule]]\n' + GOOD + 'when = { kind = "slow" }\n', "unknown kind 'slow'"),
+        ('[[rule]]\n' + GOOD + 'when = { tasks = "many" }\n', "compares with a int"),
+        ('[[rule]]\nid = "r1"\nexecutor = "thread"\nreason = "{os.system}"\n', "placeholder"),
+        ('[[rule]]\n' + GOOD + '[[rule]]\n' + GOOD, "duplicate id"),
+        ('[[rule]\nid = 1', "invalid TOML"),
+        ('[[rule]]\nexecutor = "thread"\nreason = "x"\n', "has no id"),
+    ],
+)
+def test_invalid_rules_name_file_rule_and_line(tmp_path: Path, body: str, message: str) -> None:
+    path = write(tmp_path, "# my rules\n\n" + body)
+    with pytest.raises(RulesError) as caught:
+        rules.load(path)
+    text = str(caught.value)
+    assert message in text
+    assert str(path) in text
+    if "TOML" not in message:
+        assert re.search(r"rules\.toml:\d+: rule", text) or "has no id" in text, text
+
+
+def test_error_points_at_the_rule_and_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[rule]]\n' + GOOD + '\n[[rule]]\nid = "second"\n'
+                 'executor = "thread"\nreason = "y"\nwhen = { bogus = 2 }\n')
+    with pytest.raises(RulesError, match=r"rules\.toml:6: rule 'second' \(line 10\)"):
+        rules.load(path)
+
+
+def test_missing_rules_file_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(RulesError, match="not found"):
+        rules.load(tmp_path / "absent.toml")
+
+
+def test_reason_templates_never_reach_attributes() -> None:
+    assert rules.fill("{kind.__class__}", {"kind": "io"}) == "{kind.__class__}"
+    assert rules.fill("{gil_fraction:.0%}", {"gil_fraction": 0.5}) == "50%"
+    assert rules.fill("{python_version}", {"python_version": (3, 12)}) == "3.12"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("4", 4), ("tasks", 10), ("min(tasks, cpu_count * 4)", 8), ("max(1, tasks / 4)", 3),
+     ("(tasks + 2) * 2", 24), ("tasks - cpu_count", 8)],
+)
+def test_expressions(text: str, value: int) -> None:
+    node = expressions.parse(text)
+    assert expressions.evaluate(node, {"tasks": 10, "cpu_count": 2, "workers": 1}) == value
+
+
+@pytest.mark.parametrize("text", ["os.cpu_count()", "tasks ** 2", "min(", "1 2", "lambda"])
+def test_expressions_reject_anything_else(text: str) -> None:
+    with pytest.raises(expressions.ExpressionError):
+        expressions.parse(text)
