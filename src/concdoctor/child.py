@@ -306,7 +306,8 @@ def serve(channel: Channel, resolve: Callable[[], Resolved]) -> None:
         channel.send("error", category=exc.category, phase="resolve", message=str(exc),
                      detail=exc.detail)
         return
-    channel.send("ready", pid=os.getpid(), thread_id=threading.get_native_id(), tasks=len(resolved.items),
+    channel.send("ready", pid=os.getpid(), thread_id=threading.get_native_id(),
+                 thread_ident=threading.get_ident(), tasks=len(resolved.items),
                  is_coroutine=resolved.task.is_coroutine, input_source=resolved.input_source,
                  start_method=executors.start_method())
     while True:

@@ -24,6 +24,7 @@ from typing import Any
 from concdoctor import __version__, child, classify, confirm, executors, metrics, runner, sampling
 from concdoctor.diagnosis import (
     Classification,
+    Confirmation,
     Diagnosis,
     Environment,
     Evidence,
@@ -37,6 +38,8 @@ from concdoctor.rules import RuleSet
 from concdoctor.target import Job
 
 Progress = Callable[[str], None]
+FIXED_SECONDS = 0.35
+"""Roughly what starting the child and attaching py-spy cost, measured on 2 cores."""
 BLOCKING_RATIO = 0.2
 """A call whose CPU time is below this share of its wall time was waiting."""
 
@@ -167,7 +170,8 @@ class _State:
         self.process = process
         ready = self.expect("ready")
         self.workload = Workload(ready["tasks"], ready["is_coroutine"], ready["input_source"])
-        self.thread_id = int(ready["thread_id"])
+        self.thread_labels = sampling.thread_labels(int(ready["thread_id"]),
+                                                    int(ready["thread_ident"]))
         self.env = replace(self.env, start_method=ready.get("start_method", ""))
         self.baseline(process)
         self.decide()
@@ -207,7 +211,7 @@ class _State:
         finally:
             if samplers:
                 samplers.stop()
-        shares = samplers.shares(data["wall_seconds"], self.thread_id) if samplers else None
+        shares = samplers.shares(data["wall_seconds"], self.thread_labels) if samplers else None
         if shares is not None and shares.expected < 5:
             degraded = (f"the baseline lasted {data['wall_seconds'] * 1000:.1f} ms, too short "
                         f"for py-spy at {self.request.rate} samples/s to tell its states")
@@ -216,10 +220,26 @@ class _State:
                         "expected; the shares are unreliable")
         self.evidence = _evidence(data, shares if not degraded else None, degraded,
                                   self.request.rate)
+        self.reconcile_shares(data)
         self.process_problem = data.get("process_problem")
         self.run_delay = float(data.get("run_delay_seconds", 0.0))
         if samplers:
             samplers.directory_cleanup()
+
+    def reconcile_shares(self, data: dict[str, Any]) -> None:
+        evidence = self.evidence
+        if evidence is None or evidence.idle_fraction is None or not evidence.wall_seconds:
+            return
+        busy = (data["thread_cpu_seconds"] + float(data.get("run_delay_seconds", 0.0))) / (
+            evidence.wall_seconds)
+        fractions, note = sampling.reconcile(
+            (evidence.idle_fraction, evidence.gil_fraction or 0.0,
+             evidence.released_fraction or 0.0), busy)
+        if note:
+            self.notes.append(note)
+            idle, gil, released = (round(value, 4) for value in fractions)
+            self.evidence = replace(evidence, idle_fraction=idle, gil_fraction=gil,
+                                    released_fraction=released)
 
     def start_sampling(self, pid: int) -> tuple[sampling.Samplers | None, str | None]:
         if not self.request.sampling:
@@ -282,7 +302,7 @@ class _State:
     def profile(self) -> None:
         assert self.process is not None and self.evidence is not None
         self.request.progress("profiling a few tasks with yappi")
-        budget = 2 * yappi_pass_seconds(self.evidence)
+        budget = yappi_budget(self.evidence, self.confirmation)
         self.process.send("yappi", budget=budget)
         try:
             answer = self.process.wait_event(self.request.timeout + budget)
@@ -318,12 +338,21 @@ class _State:
         )
 
 
-def yappi_pass_seconds(evidence: Evidence) -> float:
-    """Time for each yappi pass: one typical task where that is cheap next to the batch,
-    never more than a sixth of the baseline or 2 s (tracing slows CPU work 10-45x, so a
-    long task is cut short; the functions it reached are what matters)."""
-    one_task = 1.1 * evidence.task_seconds_median
-    return max(0.1, min(one_task, 0.15 * evidence.wall_seconds, 2.0))
+def yappi_budget(evidence: Evidence, confirmation: Confirmation | None) -> float:
+    """Seconds for yappi's two passes, taken from the slack the run has left.
+
+    A diagnosis should cost at most 2 x (sequential + recommended) batch time. The
+    baseline and three trials spend seq + 3 x rec of it, so what remains is about
+    seq - rec, less the fixed costs (child start, py-spy attach). Where the slack is
+    large (I/O that threads speed up 10x), a pass covers a whole typical task, so a
+    long wait shows up complete; where it is small (CPU work that processes halve), a
+    short pass still names the hot functions: tracing slows them 10-45x anyway.
+    """
+    whole_tasks = min(2 * 1.1 * evidence.task_seconds_median + 0.05, 4.0)
+    if confirmation is None or confirmation.recommended_seconds is None:
+        return max(0.1, min(whole_tasks, 0.2 * evidence.wall_seconds))
+    slack = confirmation.baseline_seconds - confirmation.recommended_seconds - FIXED_SECONDS
+    return max(0.1, min(whole_tasks, 0.5 * slack))
 
 
 def _evidence(data: dict[str, Any], shares: sampling.Shares | None, degraded: str | None,

@@ -27,6 +27,7 @@ from concdoctor.diagnosis import StackSamples
 MODES = {"idle": ["--idle"], "active": [], "gil": ["--gil"]}
 TASK_FRAME = "_concdoctor_task "
 WAIT_FRAME = "_concdoctor_wait "
+OWN_CALL = "concdoctor/executors.py:"
 _VERSION = re.compile(r"(\d+\.\d+\.\d+)")
 
 
@@ -81,7 +82,7 @@ class Samplers:
     rate: int = 200
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start(self, timeout: float = 10.0, settle: float = 0.25) -> None:
+    def start(self, timeout: float = 10.0, settle: float = 0.15) -> None:
         """Start the samplers and wait until they sample at their steady rate.
 
         py-spy keeps a fixed schedule: the time it spends attaching is made up by a burst
@@ -146,8 +147,8 @@ class Samplers:
     def directory_cleanup(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
 
-    def shares(self, wall_seconds: float, thread_id: int) -> Shares:
-        counts = {mode: read_raw(self.directory / f"{mode}.txt", thread_id) for mode in MODES}
+    def shares(self, wall_seconds: float, labels: tuple[str, ...]) -> Shares:
+        counts = {mode: read_raw(self.directory / f"{mode}.txt", labels) for mode in MODES}
         return combine(counts["idle"], counts["active"], counts["gil"],
                        expected=int(wall_seconds * self.rate))
 
@@ -161,21 +162,26 @@ def explain_failure(message: str) -> str:
     return f"py-spy could not sample the child ({message}); reinstall it with 'pip install py-spy'"
 
 
-def read_raw(path: Path, thread_id: int) -> Counter[tuple[str, ...]]:
+def thread_labels(native_id: int, ident: int) -> tuple[str, ...]:
+    """How py-spy names the worker thread: by native id, or (for Python 3.10 and older)
+    by pthread id in hex."""
+    return (f"thread ({native_id})", f"thread (0x{ident:X})")
+
+
+def read_raw(path: Path, labels: tuple[str, ...]) -> Counter[tuple[str, ...]]:
     """The worker thread's stacks while it ran tasks (frames root first) and their counts.
 
     Non-blocking reads sometimes truncate a stack to its innermost frames; such a stack
     still counts (it is a sample of the worker) unless it shows the child waiting.
     """
     counts: Counter[tuple[str, ...]] = Counter()
-    prefix = f"thread ({thread_id})"
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return counts
     for line in text.splitlines():
         stack, _, number = line.rpartition(" ")
-        if not stack.startswith(prefix) or not number.isdigit():
+        if not stack.startswith(labels) or not number.isdigit():
             continue
         frames = stack.split(";")[1:]
         if any(frame.startswith(WAIT_FRAME) for frame in frames):
@@ -184,6 +190,8 @@ def read_raw(path: Path, thread_id: int) -> Counter[tuple[str, ...]]:
             if frame.startswith(TASK_FRAME):
                 frames = frames[index + 1:]
                 break
+        while frames and OWN_CALL in frames[0]:
+            frames = frames[1:]  # concdoctor's Task wrapper, between the task and the target
         counts[tuple(frames)] += int(number)
     return counts
 
@@ -217,3 +225,22 @@ def combine(idle_all: Counter[tuple[str, ...]], active: Counter[tuple[str, ...]]
     active_n = round(p_active * scale)
     return Shares(idle=scale - active_n, gil=gil_n, released=active_n - gil_n,
                   stacks=tuple(stacks[:keep]), expected=expected)
+
+
+def reconcile(fractions: tuple[float, float, float], busy_ratio: float) -> (
+        tuple[tuple[float, float, float], str | None]):
+    """Shares made consistent with the CPU time the worker thread really used.
+
+    A thread cannot run C code without a CPU, yet py-spy on some builds (Python 3.10
+    sleeping in ``time.sleep``, for one) reports a waiting thread as active. When the
+    GIL-released share exceeds what the thread's CPU time (plus time queued for a CPU,
+    ``busy_ratio``) allows, the excess is waiting, and is moved to idle.
+    """
+    idle, gil, released = fractions
+    allowed = max(busy_ratio - gil, 0.0) + 0.1
+    if released <= allowed:
+        return fractions, None
+    moved = released - allowed
+    note = (f"py-spy saw the worker active without the GIL {released:.0%} of the time, but "
+            f"it used a CPU only {busy_ratio:.0%} of the time; {moved:.0%} counted as waiting")
+    return (idle + moved, gil, released - moved), note

@@ -29,8 +29,8 @@ def profile_tasks(
         return {"available": False, "reason": "yappi is not installed: pip install yappi",
                 "functions": []}
     sample = list(items[:max_tasks])
-    wall = _one_pass(yappi, "wall", run_one, sample, budget / 2, finish=budget)
-    cpu = _one_pass(yappi, "cpu", run_one, sample, budget / 2, finish=0.0)
+    wall = _one_pass(yappi, "wall", run_one, sample, budget / 2)
+    cpu = _one_pass(yappi, "cpu", run_one, sample, budget / 2)
     functions = []
     for key, row in wall.items():
         # The passes may cover different amounts of work (each stops at its budget), so
@@ -46,9 +46,10 @@ def profile_tasks(
 
 
 def _one_pass(yappi: Any, clock: str, run_one: Callable[[Any], Any], sample: list[Any],
-              budget: float, finish: float) -> dict[tuple[str, int, str], dict[str, Any]]:
-    """One traced pass; afterwards wait up to ``finish`` seconds for the task in flight
-    to end untraced, so that it does not compete with the next pass."""
+              budget: float) -> dict[tuple[str, int, str], dict[str, Any]]:
+    """One traced pass of at most ``budget`` seconds. A task still in flight when it ends
+    goes on untraced (its thread may compete with the next pass: CPU time is per thread,
+    and times are compared per call, so that only shortens the next pass)."""
     done = threading.Event()
     stop = threading.Event()
 
@@ -82,8 +83,6 @@ def _one_pass(yappi: Any, clock: str, run_one: Callable[[Any], Any], sample: lis
                      "calls": stat.ncall, "self_seconds": stat.tsub,
                      "builtin": bool(stat.builtin)}
     yappi.clear_stats()
-    if finish > 0:
-        done.wait(finish)
     return rows
 
 

@@ -17,6 +17,18 @@ and the summary table). Importing this package does not import the profiler.
 
 from __future__ import annotations
 
-from concdoctor.pytest_plugin.fixture import ConcdoctorFixture
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from concdoctor.pytest_plugin.fixture import ConcdoctorFixture
 
 __all__ = ["ConcdoctorFixture"]
+
+
+def __getattr__(name: str) -> Any:
+    """``ConcdoctorFixture`` (for annotations) loads on first use, not with the plugin."""
+    if name == "ConcdoctorFixture":
+        from concdoctor.pytest_plugin.fixture import ConcdoctorFixture
+
+        return ConcdoctorFixture
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

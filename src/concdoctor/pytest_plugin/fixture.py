@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,7 +25,7 @@ import pytest
 
 from concdoctor.pytest_plugin import verdict
 from concdoctor.pytest_plugin.marker import MarkerError, MarkerSpec
-from concdoctor.pytest_plugin.session import ConcdoctorSession, Record
+from concdoctor.pytest_plugin.session import ConcdoctorSession, Record, Settings
 
 if TYPE_CHECKING:
     from concdoctor.diagnosis import Diagnosis
@@ -37,28 +36,26 @@ NO_CONFIRM_SKIP = ("speedup not measured: confirmation was turned off by "
                    "--concdoctor-no-confirm")
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The ``--concdoctor-*`` command-line options, as defaults for every diagnosis."""
-
-    confirm: bool = True
-    rules: Path | None = None
-    timeout: float | None = None
-    report_dir: Path | None = None
-
-
 def _first(*values: T | None) -> T | None:
+    """The first setting given: the call's, the marker's, the command line's."""
     return next((value for value in values if value is not None), None)
+
+
+def _pick(*values: T | None) -> T:
+    """As :func:`_first`, ending with a default that is never None."""
+    found = _first(*values)
+    assert found is not None
+    return found
 
 
 class ConcdoctorFixture:
     """Diagnose functions from a test and assert on the verdict."""
 
-    def __init__(self, *, nodeid: str, settings: Settings, marker: Callable[[], MarkerSpec],
-                 session: ConcdoctorSession, worker: str | None = None) -> None:
+    def __init__(self, *, nodeid: str, session: ConcdoctorSession,
+                 marker: Callable[[], MarkerSpec], worker: str | None = None) -> None:
         self.nodeid = nodeid
-        self.settings = settings
         self.session = session
+        self.settings: Settings = session.settings
         self.worker = worker
         self._marker = marker
         self.diagnoses: list[Diagnosis] = []
@@ -91,15 +88,13 @@ class ConcdoctorFixture:
         from concdoctor import api
 
         spec = self.marker()
-        confirm_value = bool(_first(confirm, spec.confirm, self.settings.confirm))
+        rules_file = rules if rules is not None else _first(spec.rules, self.settings.rules)
         diagnosis = api.profile(
-            func, inputs, repeat=repeat, inputs_from=inputs_from,
-            rules=_first(rules, spec.rules, self.settings.rules),
-            confirm=confirm_value,
-            compare_all=bool(_first(compare_all, spec.compare_all, False)),
-            trials=int(_first(trials, spec.trials, DEFAULT_TRIALS) or DEFAULT_TRIALS),
-            timeout=float(_first(timeout, spec.timeout, self.settings.timeout,
-                                 api.DEFAULT_TIMEOUT) or api.DEFAULT_TIMEOUT),
+            func, inputs, repeat=repeat, inputs_from=inputs_from, rules=rules_file,
+            confirm=_pick(confirm, spec.confirm, self.settings.confirm),
+            compare_all=_pick(compare_all, spec.compare_all, False),
+            trials=_pick(trials, spec.trials, DEFAULT_TRIALS),
+            timeout=_pick(timeout, spec.timeout, self.settings.timeout, api.DEFAULT_TIMEOUT),
             sampling=sampling, command=shlex.join(["pytest", self.nodeid]),
         )
         self.diagnoses.append(diagnosis)
@@ -169,12 +164,11 @@ class ConcdoctorFixture:
         raise AssertionError(problem.message(diagnosis))
 
     # -- the marker's expectations ---------------------------------------------------------
-    def marker_problems(self, spec: MarkerSpec) -> tuple[list[str], bool]:
-        """Messages for every diagnosis that misses the marker's expectations, and
-        whether a speedup expectation went unchecked because the command line turned
-        confirmation off."""
+    def marker_problems(self, spec: MarkerSpec) -> list[str]:
+        """A message for each diagnosis that misses the marker's expectations. Speedup
+        expectations are left out where ``--concdoctor-no-confirm`` turned confirmation
+        off: there is nothing to compare, and the user asked for no measurement."""
         messages: list[str] = []
-        unchecked = False
         count = len(self.diagnoses)
         for index, diagnosis in enumerate(self.diagnoses, 1):
             where = f"diagnosis {index} of {count}" if count > 1 else "the diagnosis"
@@ -182,11 +176,9 @@ class ConcdoctorFixture:
                 messages.append(f"{where}: {verdict.failure_message(diagnosis)}")
                 continue
             for problem in self._expectation_problems(diagnosis, spec):
-                if problem.unmeasured and id(diagnosis) in self._unconfirmed_by_option:
-                    unchecked = True
-                else:
+                if not (problem.unmeasured and id(diagnosis) in self._unconfirmed_by_option):
                     messages.append(f"{where}: {problem.message(diagnosis)}")
-        return messages, unchecked
+        return messages
 
     @staticmethod
     def _expectation_problems(diagnosis: Diagnosis, spec: MarkerSpec) -> list[verdict.Problem]:

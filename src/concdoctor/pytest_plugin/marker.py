@@ -16,8 +16,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from concdoctor.diagnosis import EXECUTORS, KINDS
-
 MARKER = "concdoctor"
 EXPECTATIONS = ("kind", "executor", "min_speedup", "confirmed")
 DEFAULTS = ("timeout", "confirm", "trials", "compare_all", "rules")
@@ -107,10 +105,14 @@ def _names(name: str, value: Any, known: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _kind(name: str, value: Any, base: Path) -> tuple[str, ...]:
+    from concdoctor.diagnosis import KINDS
+
     return _names(name, value, KINDS)
 
 
 def _executor(name: str, value: Any, base: Path) -> tuple[str, ...]:
+    from concdoctor.diagnosis import EXECUTORS
+
     return _names(name, value, EXECUTORS)
 
 

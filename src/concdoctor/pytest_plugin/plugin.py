@@ -1,8 +1,9 @@
 """pytest hooks: the ``--concdoctor-*`` options, the marker, the fixture, the summary.
 
 Loaded in every pytest run through the ``pytest11`` entry point, so it must cost nothing
-when unused: the profiler (``concdoctor.api`` and what it imports) and the renderers
-are imported only when a test calls ``concdoctor.profile()``.
+when unused: the fixture's module (and the result types) load when a test asks for the
+fixture, the profiler (``concdoctor.api``) and the renderers only when it calls
+``concdoctor.profile()``.
 
 With pytest-xdist each worker diagnoses its own tests; at the end of its session a
 worker sends its rows through ``config.workeroutput`` and the controller merges them
@@ -15,17 +16,19 @@ import argparse
 import math
 from collections.abc import Generator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from concdoctor.pytest_plugin.fixture import ConcdoctorFixture, Settings
 from concdoctor.pytest_plugin.marker import MARKER, MARKER_HELP, MarkerError, MarkerSpec
 from concdoctor.pytest_plugin.marker import parse_marks as _parse_marks
-from concdoctor.pytest_plugin.session import WORKEROUTPUT_KEY, ConcdoctorSession
+from concdoctor.pytest_plugin.session import WORKEROUTPUT_KEY, ConcdoctorSession, Settings
+
+if TYPE_CHECKING:
+    from concdoctor.pytest_plugin.fixture import ConcdoctorFixture
 
 SESSION_KEY = pytest.StashKey[ConcdoctorSession]()
-SETTINGS_KEY = pytest.StashKey[Settings]()
-FIXTURE_KEY = pytest.StashKey[ConcdoctorFixture]()
+FIXTURE_KEY = pytest.StashKey["ConcdoctorFixture"]()
 MARKER_KEY = pytest.StashKey[MarkerSpec]()
 
 
@@ -84,8 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if settings.rules is not None:
         _check_rules(settings.rules)
-    config.stash[SETTINGS_KEY] = settings
-    config.stash[SESSION_KEY] = ConcdoctorSession(report_dir=settings.report_dir)
+    config.stash[SESSION_KEY] = ConcdoctorSession(settings)
     config.pluginmanager.register(MarkerExpectations(), "concdoctor-marker-expectations")
 
 
@@ -122,13 +124,12 @@ def concdoctor(request: pytest.FixtureRequest) -> Generator[ConcdoctorFixture, N
     ``concdoctor.assert_kind(d, "io_bound")``, ``assert_executor``, ``assert_speedup``
     and ``assert_confirmed`` fail with the verdict explained.
     """
+    from concdoctor.pytest_plugin.fixture import ConcdoctorFixture
+
     config = request.config
     item = request.node
-    fixture = ConcdoctorFixture(
-        nodeid=item.nodeid, settings=config.stash[SETTINGS_KEY],
-        marker=lambda: marker_spec(item), session=config.stash[SESSION_KEY],
-        worker=_worker_id(config),
-    )
+    fixture = ConcdoctorFixture(nodeid=item.nodeid, session=config.stash[SESSION_KEY],
+                                marker=lambda: marker_spec(item), worker=_worker_id(config))
     item.stash[FIXTURE_KEY] = fixture
     yield fixture
 
@@ -157,7 +158,10 @@ class MarkerExpectations:
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
-        """After a passing test body: every diagnosis meets the marker's expectations."""
+        """After a passing test body: every diagnosis meets the marker's expectations.
+
+        ``min_speedup`` and ``confirmed`` are not checked on diagnoses whose confirmation
+        ``--concdoctor-no-confirm`` turned off (the summary shows them as 'off')."""
         if item.get_closest_marker(MARKER) is None:
             return
         spec = marker_spec(item)
@@ -168,13 +172,10 @@ class MarkerExpectations:
             pytest.fail(f"@pytest.mark.{MARKER} sets expectations, but the test made no "
                         "diagnosis: call concdoctor.profile(...) with the concdoctor fixture",
                         pytrace=False)
-        messages, unchecked = fixture.marker_problems(spec)
+        messages = fixture.marker_problems(spec)
         if messages:
             pytest.fail(f"@pytest.mark.{MARKER} expectations not met:\n\n"
                         + "\n\n".join(messages), pytrace=False)
-        if unchecked:
-            pytest.skip(f"@pytest.mark.{MARKER}(min_speedup/confirmed) not checked: "
-                        "confirmation was turned off by --concdoctor-no-confirm")
 
 
 # -- the session ----------------------------------------------------------------------------
@@ -187,11 +188,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: object, error: object) -> None:
-    """On the xdist controller: merge the rows a worker sent (see pytest_sessionfinish)."""
-    config: pytest.Config = getattr(node, "config")
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the xdist controller: merge the rows a worker sent (see pytest_sessionfinish).
+    ``node`` is xdist's WorkerController (not imported: xdist is optional)."""
+    config: pytest.Config = node.config
     output = getattr(node, "workeroutput", None) or {}
-    worker = str(getattr(node, "gateway").id)
+    worker = str(node.gateway.id)
     rows = output.get(WORKEROUTPUT_KEY)
     if rows is not None and SESSION_KEY in config.stash:
         config.stash[SESSION_KEY].merge(rows, worker)

@@ -72,11 +72,21 @@ class Record:
         return "yes" if self.confirmed else "no"
 
 
+@dataclass(frozen=True)
+class Settings:
+    """The ``--concdoctor-*`` command-line options, as defaults for every diagnosis."""
+
+    confirm: bool = True
+    rules: Path | None = None
+    timeout: float | None = None
+    report_dir: Path | None = None
+
+
 @dataclass
 class ConcdoctorSession:
-    """Every diagnosis of the run (on the controller, the workers' too)."""
+    """The run's settings and every diagnosis (on the controller, the workers' too)."""
 
-    report_dir: Path | None = None
+    settings: Settings = field(default_factory=Settings)
     records: list[Record] = field(default_factory=list)
     workers_seen: set[str] = field(default_factory=set)
 
@@ -122,16 +132,18 @@ class ConcdoctorSession:
                  for r in self.records if r.failure]
         if any(r.status == "off" for r in self.records):
             notes.append("confirmed 'off': confirmation did not run (--concdoctor-no-confirm "
-                         "or confirm=False), so nothing was measured beyond the baseline")
+                         "or confirm=False), so no speedup was measured; under "
+                         "--concdoctor-no-confirm the marker's min_speedup and confirmed "
+                         "are not checked")
         workers = {r.worker for r in self.records if r.worker} | self.workers_seen
         if len(workers) > 1:
             notes.append(
-                f"diagnoses ran on {len(workers)} pytest-xdist workers sharing {_cpus()} "
-                "CPUs: runs that overlapped competed for the cores, so measured speedups "
-                "(and CPU-bound verdicts) can be lower than in a run without -n")
+                f"tests ran on {len(workers)} pytest-xdist workers sharing {_cpus()} CPUs: "
+                "diagnoses that overlapped other tests competed for the cores, so measured "
+                "speedups (and CPU-bound verdicts) can be lower than in a run without -n")
         reports = [r.report for r in self.records if r.report]
-        if reports and self.report_dir is not None:
-            notes.append(f"reports: {len(reports)} folders in {self.report_dir}")
+        if reports and self.settings.report_dir is not None:
+            notes.append(f"reports: {len(reports)} folders in {self.settings.report_dir}")
         return notes
 
     def display(self, writer: Writer, verbose: bool = False) -> None:

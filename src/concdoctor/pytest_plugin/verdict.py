@@ -33,8 +33,9 @@ class Problem:
 def explain(d: Diagnosis) -> str:
     """The verdict in a few lines: what was measured and why the advice is what it is."""
     env = d.environment
-    lines = [f"concdoctor verdict for {d.target} ({d.workload.tasks} tasks, Python "
-             f"{env.python}, {env.cpu_count} CPUs)"]
+    head = (f"concdoctor verdict for {d.target} ({d.workload.tasks} tasks, Python "
+            f"{env.python}, {env.cpu_count} CPUs)")
+    lines = [head]
 
     def row(label: str, *texts: str) -> None:
         for index, text in enumerate(texts):
