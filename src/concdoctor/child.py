@@ -109,8 +109,13 @@ def _check_signature(func: Callable[..., Any], pass_item: bool) -> None:
         name = getattr(func, "__qualname__", repr(func))
         how = ("one argument per task (one item of the inputs)" if pass_item
                else "no arguments (--repeat)")
-        fix = ("use --repeat N for a function without arguments" if pass_item
-               else "pass --inputs or --inputs-from to give it an argument")
+        if not pass_item:
+            fix = "pass --inputs or --inputs-from to give it an argument"
+        elif not signature.parameters:
+            fix = "use --repeat N for a function without arguments"
+        else:
+            fix = ("wrap it in a function of one argument (e.g. a tuple of its arguments) "
+                   "and profile that")
         raise ResolveError(f"{name}{signature} cannot be called with {how}; {fix}") from None
 
 

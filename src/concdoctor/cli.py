@@ -183,33 +183,32 @@ class _progress:
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
+    """First Ctrl-C or SIGTERM: unwind (the runners end their children on the way out).
+    Further signals are ignored so that the clean-up itself cannot be interrupted."""
+    for each in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(each, signal.SIG_IGN)
     raise Interrupted(signum)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: every known failure is one line on stderr and an exit code."""
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous = {each: signal.signal(each, _raise_interrupt)
+                for each in (signal.SIGINT, signal.SIGTERM)}
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except ConcdoctorError as exc:
         _fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        _fail("interrupted by SIGINT; every child process was ended", 130)
     except ValueError as exc:  # e.g. an unknown report format from the renderer registry
         _fail(str(exc), 2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        _fail("aborted", 130)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+    except Exception as exc:
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()  # click's usage errors, as typer vendors it
             sys.exit(exc.exit_code)
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for each, handler in previous.items():
+            signal.signal(each, handler)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _fail(message: str, code: int) -> None:

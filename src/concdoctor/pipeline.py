@@ -205,13 +205,17 @@ class _State:
         samplers, degraded = self.start_sampling(process.pid)
         say(f"running {self.workload.tasks} tasks sequentially"
             + (" under py-spy" if samplers else ""))
+        shares = None
         try:
             process.send("baseline")
             data = self.expect("baseline")
-        finally:
             if samplers:
                 samplers.stop()
-        shares = samplers.shares(data["wall_seconds"], self.thread_labels) if samplers else None
+                shares = samplers.shares(data["wall_seconds"], self.thread_labels)
+        finally:
+            if samplers:
+                samplers.kill()
+                samplers.directory_cleanup()
         if shares is not None and shares.expected < 5:
             degraded = (f"the baseline lasted {data['wall_seconds'] * 1000:.1f} ms, too short "
                         f"for py-spy at {self.request.rate} samples/s to tell its states")
@@ -223,8 +227,6 @@ class _State:
         self.reconcile_shares(data)
         self.process_problem = data.get("process_problem")
         self.run_delay = float(data.get("run_delay_seconds", 0.0))
-        if samplers:
-            samplers.directory_cleanup()
 
     def reconcile_shares(self, data: dict[str, Any]) -> None:
         evidence = self.evidence

@@ -193,10 +193,11 @@ def _build(data: dict[str, Any], text: str, source: str, header: str) -> RuleSet
     ordered = sorted(enumerate(rules), key=lambda pair: (-pair[1].priority, pair[0]))
     alternatives = {}
     for executor, expression in dict(data.get("alternatives", {})).items():
+        where = f"{source}:{_key_line(text, executor, 0)}: [alternatives] {executor}"
         if executor not in EXECUTORS:
-            raise RulesError(f"{source}: [alternatives]: unknown executor {executor!r}; "
-                             f"use one of {', '.join(EXECUTORS)}")
-        alternatives[executor] = _expression(expression, source, "alternatives", 0)
+            raise RulesError(f"{where}: unknown executor {executor!r}; use one of "
+                             f"{', '.join(EXECUTORS)}")
+        alternatives[executor] = _expression(expression, where, "workers", 0)
     return RuleSet(tuple(rule for _, rule in ordered), alternatives, (source,))
 
 

@@ -229,10 +229,8 @@ def spawn(job: Job) -> Iterator[ChildRunner]:
                              os.dup(popen.stderr.fileno()), popen)
         popen.stdout.close()
         popen.stderr.close()
-        try:
+        with _ended(runner):
             yield runner
-        finally:
-            runner.close()
 
 
 @contextmanager
@@ -266,7 +264,18 @@ def fork(serve: Callable[[Any], None]) -> Iterator[ChildRunner]:
     for fd in (cmd_r, msg_w, out_w, err_w):
         os.close(fd)
     runner = ChildRunner(pid, cmd_w, msg_r, out_r, err_r)
-    try:
+    with _ended(runner):
         yield runner
+
+
+@contextmanager
+def _ended(runner: ChildRunner) -> Iterator[None]:
+    """Close the child politely after a normal run; kill its tree at once otherwise
+    (an interrupted or failed child may be busy and never read the exit command)."""
+    try:
+        yield
+    except BaseException:
+        runner.kill_tree()
+        raise
     finally:
         runner.close()
