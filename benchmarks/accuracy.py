@@ -45,8 +45,12 @@ class SlowEcho(socketserver.BaseRequestHandler):
         self.request.sendall(data)
 
 
+class Server(socketserver.ThreadingTCPServer):
+    request_queue_size = 512  # the default backlog of 5 drops bursts of connections
+
+
 def start_server() -> None:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), SlowEcho)
+    server = Server(("127.0.0.1", 0), SlowEcho)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     os.environ["ECHO_PORT"] = str(server.server_address[1])

@@ -30,6 +30,7 @@ CASES = [
      "asyncio"),
     ("examples.task_manager:run_job", "examples.task_manager:JOBS", "io_bound", "asyncio"),
     ("examples.tiny:lookup", "examples.tiny:INPUTS", "overhead_bound", "sequential"),
+    ("examples.mixed:crawl_and_index", "examples.mixed:INPUTS", "mixed", "thread"),
 ]
 
 
@@ -48,7 +49,7 @@ def test_example(in_repo: Path, target: str, inputs: str, kind: str, executor: s
     assert diagnosis.kind == kind, explain(diagnosis)
     advised = diagnosis.recommendation.revised_from or diagnosis.executor
     assert advised == executor, explain(diagnosis)
-    if kind in ("io_bound", "overhead_bound"):
+    if kind in ("io_bound", "overhead_bound", "mixed"):
         assert diagnosis.executor == executor, explain(diagnosis)
         assert diagnosis.confirmed, explain(diagnosis)
     # CPU-bound speedups on two shared cores fall when another process takes the second

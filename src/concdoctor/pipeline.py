@@ -9,11 +9,7 @@ module. Target failures (a raise, a crash, a hang) end the run with a partial
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import platform
 import statistics
-import sys
-import sysconfig
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,7 +17,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from concdoctor import __version__, child, classify, confirm, executors, metrics, runner, sampling
+from concdoctor import (
+    child,
+    classify,
+    confirm,
+    environment,
+    executors,
+    findings,
+    metrics,
+    runner,
+    sampling,
+)
 from concdoctor.diagnosis import (
     Classification,
     Confirmation,
@@ -40,8 +46,6 @@ from concdoctor.target import Job
 Progress = Callable[[str], None]
 FIXED_SECONDS = 0.35
 """Roughly what starting the child and attaching py-spy cost, measured on 2 cores."""
-BLOCKING_RATIO = 0.2
-"""A call whose CPU time is below this share of its wall time was waiting."""
 
 
 @dataclass
@@ -79,36 +83,8 @@ class _Stop(Exception):
         self.failure = failure
 
 
-def environment() -> Environment:
-    gil_check = getattr(sys, "_is_gil_enabled", None)
-    return Environment(
-        python=platform.python_version(), cpu_count=cpu_count(),
-        gil_enabled=bool(gil_check()) if gil_check else True,
-        free_threaded_build=bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
-        implementation=platform.python_implementation(),
-        platform=f"{platform.system()} {platform.release()} {platform.machine()}",
-        start_method=executors.start_method(), concdoctor=__version__,
-        py_spy=sampling.py_spy_version(sampling.find_py_spy()), yappi=_yappi_version(),
-    )
-
-
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def _yappi_version() -> str | None:
-    try:
-        from importlib.metadata import version
-        return version("yappi")
-    except Exception:  # metadata lookups fail in many ways; the version is only shown
-        return None
-
-
 def diagnose(request: Request) -> Diagnosis:
-    env = environment()
+    env = environment.describe()
     state = _State(request, env)
     with _launch(request) as process:
         try:
@@ -316,11 +292,14 @@ class _State:
             return
         functions = tuple(FunctionStat(**row) for row in answer["functions"])
         self.evidence = replace(self.evidence, top_functions=functions,
-                                blocking_calls=_blocking_calls(functions))
+                                blocking_calls=findings.blocking_calls(functions))
 
     # -- the result -------------------------------------------------------------------------
     def diagnosis(self) -> Diagnosis:
-        self.notes.extend(_blocking_loop_note(self))
+        blocked = findings.blocked_event_loop(self.workload, self.classification,
+                                              self.evidence, self.confirmation)
+        if blocked:
+            self.notes.append(blocked)
         if self.process is not None:
             for name, tail in (("stdout", self.process.stdout), ("stderr", self.process.stderr)):
                 if tail.total:
@@ -389,24 +368,3 @@ def _alternative_order(values: dict[str, Any], is_coroutine: bool) -> list[str]:
     return sorted(names, key=lambda name: -predicted.get(name, 1.0))
 
 
-def _blocking_calls(functions: Sequence[FunctionStat]) -> tuple[str, ...]:
-    total = sum(f.wall_seconds for f in functions) or 1.0
-    waiting = [f for f in functions if f.wall_seconds >= 0.2 * total
-               and f.cpu_seconds <= BLOCKING_RATIO * f.wall_seconds]
-    return tuple(f.name for f in waiting)
-
-
-def _blocking_loop_note(state: _State) -> list[str]:
-    """An idle coroutine that gathering does not speed up is blocking its event loop."""
-    conf, evidence = state.confirmation, state.evidence
-    if not (state.workload.is_coroutine and conf and evidence):
-        return []
-    gathered = next((r for r in conf.results if r.executor == "asyncio"), None)
-    if (state.classification is None or state.classification.kind != "io_bound"
-            or gathered is None or gathered.speedup is None or gathered.speedup >= 1.5):
-        return []
-    culprit = ", ".join(evidence.blocking_calls) or "a synchronous call"
-    return [f"the coroutine blocks its event loop: its tasks are idle, yet gathering them on "
-            f"one loop gave only {gathered.speedup:.2f}x; the waiting happens in {culprit}, "
-            "which does not yield to the loop. Await an async equivalent (asyncio.sleep, an "
-            "async client) or move it off the loop with asyncio.to_thread"]

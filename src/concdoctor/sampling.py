@@ -237,7 +237,7 @@ def reconcile(fractions: tuple[float, float, float], busy_ratio: float) -> (
     ``busy_ratio``) allows, the excess is waiting, and is moved to idle.
     """
     idle, gil, released = fractions
-    allowed = max(busy_ratio - gil, 0.0) + 0.1
+    allowed = max(busy_ratio - gil, 0.0) + 0.2  # sampling noise is about 0.1
     if released <= allowed:
         return fractions, None
     moved = released - allowed

@@ -1,0 +1,49 @@
+"""The facts about this Python and machine that the rules and the report need.
+
+Kept apart so that tests can inject build facts (a free-threaded 3.14, a GIL disabled at
+run time) that this machine cannot install.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import sysconfig
+from collections.abc import Callable
+
+from concdoctor import __version__, executors, sampling
+from concdoctor.diagnosis import Environment
+
+
+def describe(*, is_gil_enabled: Callable[[], bool] | None = None,
+             free_threaded_build: bool | None = None) -> Environment:
+    """This interpreter and machine; the two GIL facts can be injected for tests."""
+    gil_check = is_gil_enabled or getattr(sys, "_is_gil_enabled", None)
+    if free_threaded_build is None:
+        free_threaded_build = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    return Environment(
+        python=platform.python_version(), cpu_count=cpu_count(),
+        gil_enabled=bool(gil_check()) if gil_check else True,
+        free_threaded_build=free_threaded_build,
+        implementation=platform.python_implementation(),
+        platform=f"{platform.system()} {platform.release()} {platform.machine()}",
+        start_method=executors.start_method(), concdoctor=__version__,
+        py_spy=sampling.py_spy_version(sampling.find_py_spy()), yappi=_yappi_version(),
+    )
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (its affinity), not the machine's total."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _yappi_version() -> str | None:
+    try:
+        from importlib.metadata import version
+        return version("yappi")
+    except Exception:  # metadata lookups fail in many ways; the version is only shown
+        return None

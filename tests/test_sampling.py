@@ -1,0 +1,67 @@
+"""py-spy's raw output turned into shares, without running py-spy."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from concdoctor import sampling
+from concdoctor.diagnosis import FunctionStat
+from concdoctor.findings import blocking_calls
+
+LABELS = sampling.thread_labels(4242, 0x7F00AB)
+
+
+def test_read_raw_keeps_the_worker_inside_tasks(tmp_path: Path) -> None:
+    raw = tmp_path / "idle.txt"
+    raw.write_text(
+        "thread (4242): MainThread;<module> (child.py:1);serve (child.py:2);"
+        "_concdoctor_task (child.py:3);Task.__call__ (concdoctor/executors.py:42);"
+        "work (app.py:7) 30\n"
+        "thread (4242): MainThread;serve (child.py:2);_concdoctor_wait (child.py:9) 50\n"
+        "thread (4242): MainThread;work (app.py:7) 4\n"  # a truncated stack: still the worker
+        "thread (999): Other;loop (app.py:1) 70\n"
+        "thread (0x7F00AB): MainThread;_concdoctor_task (child.py:3);work (app.py:8) 5\n"
+    )
+    counts = sampling.read_raw(raw, LABELS)
+    assert counts == Counter({("work (app.py:7)",): 34, ("work (app.py:8)",): 5})
+
+
+def test_shares_use_the_known_sampling_rate() -> None:
+    stack = ("f (a.py:1)",)
+    shares = sampling.combine(Counter({stack: 200}), Counter({stack: 104}),
+                              Counter({stack: 52}), expected=200)
+    idle, gil, released = shares.fractions()
+    assert round(idle, 2) == 0.48 and round(gil, 2) == 0.26 and round(released, 2) == 0.26
+
+
+def test_shares_never_exceed_one_when_a_sampler_runs_fast() -> None:
+    stack = ("f (a.py:1)",)
+    shares = sampling.combine(Counter({stack: 190}), Counter({stack: 215}),
+                              Counter({stack: 220}), expected=200)
+    assert shares.fractions() == (0.0, 1.0, 0.0)
+
+
+def test_a_starved_idle_sampler_becomes_the_denominator() -> None:
+    stack = ("f (a.py:1)",)
+    shares = sampling.combine(Counter({stack: 100}), Counter({stack: 100}),
+                              Counter({stack: 0}), expected=200)
+    assert shares.fractions() == (0.0, 0.0, 1.0)
+
+
+def test_reconcile_moves_impossible_activity_to_idle() -> None:
+    (idle, gil, released), note = sampling.reconcile((0.03, 0.0, 0.97), busy_ratio=0.01)
+    assert idle > 0.85 and released < 0.15 and note
+    unchanged, none = sampling.reconcile((0.0, 0.0, 1.0), busy_ratio=0.98)
+    assert unchanged == (0.0, 0.0, 1.0) and none is None
+
+
+def test_permission_errors_explain_the_fix() -> None:
+    message = sampling.explain_failure("Permission Denied: try running again with sudo")
+    assert "ptrace_scope" in message and "SYS_PTRACE" in message
+
+
+def test_blocking_calls_wait_without_cpu() -> None:
+    functions = [FunctionStat("time.sleep", cpu_seconds=0.0001, wall_seconds=0.2),
+                 FunctionStat("work", cpu_seconds=0.05, wall_seconds=0.05)]
+    assert blocking_calls(functions) == ("time.sleep",)
