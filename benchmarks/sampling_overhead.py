@@ -1,9 +1,9 @@
 """What py-spy sampling costs the baseline it measures.
 
-For each workload, one child runs the batch sequentially, alternating runs without
-samplers and runs with the three non-blocking samplers attached, side by side in one
-process so that warm-up and machine noise fall on both. Reports the median ratio
-sampled / unsampled per rate.
+For each workload, one child runs the sequential baseline again and again, each run
+without samplers immediately followed by one with the three non-blocking samplers
+attached, so that warm-up and slow drifts of the machine fall on both. Reports the
+median of the per-pair ratios sampled / unsampled, per sampling rate.
 
     python benchmarks/sampling_overhead.py [--reps 5] [--rates 100,200]
 """
@@ -28,32 +28,34 @@ WORKLOADS = [
 
 
 def measure(target: str, inputs_from: str, rates: list[int], reps: int) -> dict[int, float]:
+    """Median over ``reps`` rounds of (sampled baseline / unsampled baseline), each round
+    running the same ``baseline`` command back to back in the same child."""
     job = Job(TargetSpec.parse(target), InputSpec(source=TargetSpec.parse(inputs_from)))
-    plain: list[float] = []
-    sampled: dict[int, list[float]] = {rate: [] for rate in rates}
+    ratios: dict[int, list[float]] = {rate: [] for rate in rates}
     with runner.spawn(job) as child:
         assert child.wait_event(60)["event"] == "ready"
-        child.send("trial", executor="sequential", workers=1)  # warm-up
-        child.wait_event(120)
+        baseline(child)  # warm-up: imports, caches, allocator
         for _ in range(reps):
-            child.send("trial", executor="sequential", workers=1)
-            plain.append(child.wait_event(120)["seconds"])
             for rate in rates:
+                plain = baseline(child)
                 with tempfile.TemporaryDirectory() as tmp:
                     samplers = sampling.Samplers(sampling.find_py_spy() or "py-spy", child.pid,
                                                  Path(tmp), rate=rate)
                     samplers.start()
-                    child.send("baseline")
-                    event = child.wait_event(120)
+                    sampled = baseline(child)
                     samplers.stop()
-                sampled[rate].append(event["wall_seconds"])
-    base = statistics.median(plain)
-    return {rate: statistics.median(values) / base for rate, values in sampled.items()}
+                ratios[rate].append(sampled / plain)
+    return {rate: statistics.median(values) for rate, values in ratios.items()}
+
+
+def baseline(child: runner.ChildRunner) -> float:
+    child.send("baseline")
+    return float(child.wait_event(300)["wall_seconds"])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--rates", default="100,200")
     args = parser.parse_args()
     rates = [int(rate) for rate in args.rates.split(",")]

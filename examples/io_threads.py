@@ -17,3 +17,8 @@ def fetch(url: str) -> str:
 
 URLS = [f"api.example.com/item/{i}" for i in range(12)]
 DELAYS = [0.2] * 10
+
+
+def delays() -> list[float]:
+    """Inputs can also come from a function: ``--inputs-from examples.io_threads:delays``."""
+    return [0.05] * 8

@@ -89,3 +89,10 @@ def test_capacity_model() -> None:
     assert waiting["thread"] == 8.0 and waiting["asyncio"] == 8.0
     free = predicted_speedups(0.0, 1.0, 0.0, tasks=8, cpu_count=2, gil_enabled=False)
     assert free["thread"] == 2.0
+
+
+def test_a_tiny_batch_is_not_mistaken_for_parallel_native_code() -> None:
+    """Over a millisecond, rusage can show more CPU than wall time: noise, not threads."""
+    result = classify(evidence(None, None, None, cpu=1.8, wall=0.0008, task=0.000002),
+                      cpu_count=2)
+    assert result.kind == "overhead_bound"

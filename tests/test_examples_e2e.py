@@ -106,3 +106,10 @@ def test_without_sampling_the_answer_is_degraded_but_complete(in_repo: Path) -> 
     assert diagnosis.evidence.degraded and diagnosis.evidence.idle_fraction is None
     assert diagnosis.kind == "io_bound" and diagnosis.executor == "thread"
     assert any("degraded" in note for note in diagnosis.notes)
+
+
+def test_inputs_from_a_callable(in_repo: Path) -> None:
+    diagnosis = api.profile("examples.io_threads:worker",
+                            inputs_from="examples.io_threads:delays", confirm=False)
+    assert diagnosis.workload.tasks == 8 and diagnosis.workload.input_source == "inputs_from"
+    assert diagnosis.kind == "io_bound"

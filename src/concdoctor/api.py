@@ -27,6 +27,7 @@ def profile(
     trials: int = 3,
     timeout: float = DEFAULT_TIMEOUT,
     sampling: bool = True,
+    rate: int = 100,
     command: str = "",
     progress: Progress | None = None,
 ) -> Diagnosis:
@@ -46,12 +47,15 @@ def profile(
         raise UsageError(f"trials must be at least 1, got {trials}")
     if timeout <= 0:
         raise UsageError(f"timeout must be positive, got {timeout}")
+    if not 1 <= rate <= 1000:
+        raise UsageError(f"sampling rate must be 1-1000 samples per second, got {rate}")
     items = list(inputs) if inputs is not None else [None] * int(repeat or 0)
     if not items and inputs_from is None:
         raise UsageError("inputs is empty: give at least one item")
     request = Request(
         rules=load_rules(rules), confirm=confirm, compare_all=compare_all, trials=trials,
-        timeout=timeout, sampling=sampling, command=command, repeat=repeat is not None,
+        timeout=timeout, sampling=sampling, rate=rate, command=command,
+        repeat=repeat is not None,
         progress=progress or (lambda message: None),
     )
     if isinstance(func, str):

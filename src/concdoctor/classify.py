@@ -45,6 +45,11 @@ def classify(evidence: Evidence, *, cpu_count: int, run_delay_seconds: float = 0
         Classification):
     """The kind of bottleneck of a batch, from its baseline evidence."""
     signals: list[str] = []
+    if evidence.wall_seconds < TINY_BATCH_SECONDS:
+        # Checked first: over a few milliseconds, CPU accounting is too coarse to read.
+        signals.append(f"the whole batch took {evidence.wall_seconds * 1000:.1f} ms: less "
+                       "than starting a pool costs")
+        return Classification("overhead_bound", 0.9, tuple(signals))
     if cpu_count > 1 and evidence.cpu_ratio >= PARALLEL_CPU_RATIO:
         confidence = min(0.95, 0.6 + (evidence.cpu_ratio - PARALLEL_CPU_RATIO) / 2)
         signals.append(f"the process used {evidence.cpu_ratio:.2f} CPU seconds per wall "
@@ -106,9 +111,6 @@ def _from_cpu_time(evidence: Evidence, signals: list[str]) -> tuple[str, float]:
 
 
 def _too_small(evidence: Evidence, kind: str) -> str | None:
-    if evidence.wall_seconds < TINY_BATCH_SECONDS:
-        return (f"the whole batch took {evidence.wall_seconds * 1000:.1f} ms: less than "
-                "starting a pool costs")
     if evidence.task_seconds_median < TINY_TASK_SECONDS and kind != "python_cpu_bound":
         return (f"the median task took {evidence.task_seconds_median * 1e6:.0f} µs: less "
                 "than a pool needs to hand a task to a worker")

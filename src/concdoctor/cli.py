@@ -70,6 +70,9 @@ def profile(
         min=0.1, help="Seconds any one phase may take before the child tree is ended.")] = 300.0,
     sampling: Annotated[bool, typer.Option(
         "--sampling/--no-sampling", help="Sample the baseline with py-spy.")] = True,
+    rate: Annotated[int, typer.Option(
+        "--sampling-rate", min=1, max=1000,
+        help="py-spy samples per second (each of 3 samplers); more is finer and costlier.")] = 100,
     json_path: Annotated[Optional[Path], typer.Option(
         "--json", help="Also write the JSON report to this file.")] = None,
     report_dir: Annotated[Path, typer.Option(
@@ -91,7 +94,7 @@ def profile(
             target, list(spec.items) if spec.items is not None else None,
             repeat=repeat, rules=rules, confirm=confirm,
             compare_all=compare is Compare.all, trials=trials, timeout=timeout,
-            sampling=sampling, command=command, progress=say,
+            sampling=sampling, rate=rate, command=command, progress=say,
             inputs_from=inputs_from,
         )
     _show(diagnosis)

@@ -63,7 +63,7 @@ class Request:
     trials: int = 3
     timeout: float = 300.0
     sampling: bool = True
-    rate: int = 200
+    rate: int = 100
     command: str = ""
     progress: Progress = field(default=lambda message: None)
 

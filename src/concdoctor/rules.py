@@ -32,7 +32,7 @@ OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "in", "not_in")
 RULE_KEYS = {"id", "when", "executor", "workers", "chunksize", "min_speedup", "reason",
              "advice", "priority"}
 TOP_KEYS = {"version", "extend_default", "alternatives", "rule"}
-PYPROJECT_KEYS = TOP_KEYS | {"rules", "timeout", "trials"}
+PYPROJECT_KEYS = TOP_KEYS | {"rules"}
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)(?::([^{}]*))?\}")
 
 

@@ -79,7 +79,7 @@ class Samplers:
     binary: str
     pid: int
     directory: Path
-    rate: int = 200
+    rate: int = 100
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, timeout: float = 10.0, settle: float = 0.15) -> None:
