@@ -166,6 +166,21 @@ def test_profile_no_save_writes_nothing_but_the_json(tmp_path: Path) -> None:
     assert "--no-sampling" in report["evidence"]["degraded_reason"]
 
 
+def test_json_path_in_a_new_folder_is_created(tmp_path: Path) -> None:
+    done = run("profile", f"{FAULTY}:ok", "--inputs", "[0.02]", "--no-confirm",
+               "--no-sampling", "--no-save", "--json", "deep/er/r.json", "-q", cwd=tmp_path)
+    assert done.returncode == 0, explain(done)
+    assert (tmp_path / "deep" / "er" / "r.json").is_file()
+
+
+def test_unwritable_report_folder_is_a_one_line_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    done = run("profile", f"{FAULTY}:ok", "--inputs", "[0.02]", "--no-confirm",
+               "--no-sampling", "--report-dir", blocker / "reports", "-q", cwd=tmp_path)
+    assert_one_line_error(done, "cannot write the report", "--report-dir")
+
+
 # -- concdoctor report ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fmt", ["html", "md", "json", "terminal"])

@@ -145,12 +145,19 @@ def _save(diagnosis: object, json_path: Path | None, report_dir: Path | None,
           console: object) -> None:
     from concdoctor.render import atomic_write_text, write_report_folder
 
-    if json_path is not None:
-        atomic_write_text(json_path, diagnosis.to_json())  # type: ignore[attr-defined]
-        console.print(f"JSON report: {json_path}")  # type: ignore[attr-defined]
-    if report_dir is not None:
-        folder = write_report_folder(diagnosis, report_dir)  # type: ignore[arg-type]
-        console.print(f"reports: {folder}/ (report.html, report.md, report.json)")  # type: ignore[attr-defined]
+    try:
+        if json_path is not None:
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(json_path, diagnosis.to_json())  # type: ignore[attr-defined]
+            console.print(f"JSON report: {json_path}")  # type: ignore[attr-defined]
+        if report_dir is not None:
+            report_dir.mkdir(parents=True, exist_ok=True)
+            folder = write_report_folder(diagnosis, report_dir)  # type: ignore[arg-type]
+            console.print(f"reports: {folder}/ (report.html, report.md, report.json)")  # type: ignore[attr-defined]
+    except OSError as exc:
+        where = exc.filename or json_path or report_dir
+        raise UsageError(f"cannot write the report to {str(where)!r}: {exc.strerror}; "
+                         "choose another --json path or --report-dir") from None
 
 
 def _console(*, stderr: bool) -> object:

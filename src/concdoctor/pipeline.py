@@ -36,6 +36,7 @@ from concdoctor.diagnosis import (
     Evidence,
     Failure,
     FunctionStat,
+    Recommendation,
     Workload,
 )
 from concdoctor.errors import UsageError
@@ -134,12 +135,15 @@ class _State:
         self.workload = Workload(tasks=len(request.items or ()))
         self.evidence: Evidence | None = None
         self.classification: Classification | None = None
-        self.recommendation = None
-        self.confirmation = None
+        self.recommendation: Recommendation | None = None
+        self.confirmation: Confirmation | None = None
         self.failure: Failure | None = None
         self.notes: list[str] = []
         self.process_problem: str | None = None
         self.process: runner.ChildRunner | None = None
+        self.thread_labels: tuple[str, ...] = ()
+        self.metrics: dict[str, Any] = {}
+        self.run_delay = 0.0
 
     # -- the phases ------------------------------------------------------------------------
     def run(self, process: runner.ChildRunner) -> None:
