@@ -97,6 +97,7 @@ class Samplers:
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        _share_one_core([process.pid for process in self.processes.values()])
         for mode, process in self.processes.items():
             self._wait_until_sampling(mode, process, timeout)
         time.sleep(settle)
@@ -151,6 +152,20 @@ class Samplers:
         counts = {mode: read_raw(self.directory / f"{mode}.txt", labels) for mode in MODES}
         return combine(counts["idle"], counts["active"], counts["gil"],
                        expected=int(wall_seconds * self.rate))
+
+
+def _share_one_core(pids: list[int]) -> None:
+    """Keep the samplers together on one core (the last), so that on a small machine
+    they wake on the core the scheduler keeps them on, not on the target's. The target
+    itself stays free to use every core (native threads must still show up)."""
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+        if len(cores) < 2:
+            return
+        for pid in pids:
+            os.sched_setaffinity(pid, {cores[-1]})
+    except (AttributeError, OSError):
+        pass  # not Linux, or the sampler already exited: sampling works unpinned
 
 
 def explain_failure(message: str) -> str:
