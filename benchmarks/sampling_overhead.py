@@ -1,11 +1,12 @@
 """What py-spy sampling costs the baseline it measures.
 
-For each workload, one child runs the sequential baseline again and again, each run
-without samplers immediately followed by one with the three non-blocking samplers
-attached, so that warm-up and slow drifts of the machine fall on both. Reports the
-median of the per-pair ratios sampled / unsampled, per sampling rate.
+For each workload, one child runs the sequential baseline again and again in rounds of
+three: without samplers, with the three non-blocking samplers attached, without again.
+The sampled run is compared with the mean of its two neighbours, so warm-up and slow
+drifts of the machine fall on both sides; the two unsampled runs compared with each
+other show the noise floor.
 
-    python benchmarks/sampling_overhead.py [--reps 5] [--rates 100,200]
+    python benchmarks/sampling_overhead.py [--reps 9] [--rate 100]
 """
 
 from __future__ import annotations
@@ -27,25 +28,28 @@ WORKLOADS = [
 ]
 
 
-def measure(target: str, inputs_from: str, rates: list[int], reps: int) -> dict[int, float]:
-    """Median over ``reps`` rounds of (sampled baseline / unsampled baseline), each round
-    running the same ``baseline`` command back to back in the same child."""
+def measure(target: str, inputs_from: str, rate: int, reps: int) -> tuple[
+        list[float], list[float]]:
+    """Per round: plain, sampled, plain again. Returns the sampled / plain ratios and, as
+    a control, the plain / plain ratios: the noise floor the overhead must stand out of."""
     job = Job(TargetSpec.parse(target), InputSpec(source=TargetSpec.parse(inputs_from)))
-    ratios: dict[int, list[float]] = {rate: [] for rate in rates}
+    overhead: list[float] = []
+    control: list[float] = []
     with runner.spawn(job) as child:
         assert child.wait_event(60)["event"] == "ready"
         baseline(child)  # warm-up: imports, caches, allocator
         for _ in range(reps):
-            for rate in rates:
-                plain = baseline(child)
-                with tempfile.TemporaryDirectory() as tmp:
-                    samplers = sampling.Samplers(sampling.find_py_spy() or "py-spy", child.pid,
-                                                 Path(tmp), rate=rate)
-                    samplers.start()
-                    sampled = baseline(child)
-                    samplers.stop()
-                ratios[rate].append(sampled / plain)
-    return {rate: statistics.median(values) for rate, values in ratios.items()}
+            before = baseline(child)
+            with tempfile.TemporaryDirectory() as tmp:
+                samplers = sampling.Samplers(sampling.find_py_spy() or "py-spy", child.pid,
+                                             Path(tmp), rate=rate)
+                samplers.start()
+                sampled = baseline(child)
+                samplers.stop()
+            after = baseline(child)
+            overhead.append(sampled / ((before + after) / 2))
+            control.append(after / before)
+    return overhead, control
 
 
 def baseline(child: runner.ChildRunner) -> float:
@@ -53,18 +57,24 @@ def baseline(child: runner.ChildRunner) -> float:
     return float(child.wait_event(300)["wall_seconds"])
 
 
+def spread(ratios: list[float]) -> str:
+    quartiles = statistics.quantiles(ratios, n=4)
+    return (f"{(statistics.median(ratios) - 1) * 100:+.1f} % "
+            f"[{(quartiles[0] - 1) * 100:+.1f}, {(quartiles[2] - 1) * 100:+.1f}]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=7)
-    parser.add_argument("--rates", default="100,200")
+    parser.add_argument("--reps", type=int, default=9)
+    parser.add_argument("--rate", type=int, default=100)
     args = parser.parse_args()
-    rates = [int(rate) for rate in args.rates.split(",")]
-    print(f"| workload | " + " | ".join(f"{rate} Hz" for rate in rates) + " |")
-    print("|---|" + "---|" * len(rates))
+    print(f"Sampling at {args.rate} Hz, {args.reps} rounds; median [interquartile range]")
+    print()
+    print("| workload | sampled vs plain | plain vs plain (noise) |")
+    print("|---|---|---|")
     for target, inputs in WORKLOADS:
-        ratios = measure(target, inputs, rates, args.reps)
-        cells = " | ".join(f"{(ratios[rate] - 1) * 100:+.1f} %" for rate in rates)
-        print(f"| {target} | {cells} |", flush=True)
+        overhead, control = measure(target, inputs, args.rate, args.reps)
+        print(f"| {target} | {spread(overhead)} | {spread(control)} |", flush=True)
 
 
 if __name__ == "__main__":
