@@ -84,4 +84,35 @@ def test_sequential_advice_loses_to_a_clearly_faster_pool() -> None:
     result, final = confirm(advice("sequential"), baseline_seconds=1.0, measure=measure,
                             alternatives=ALTERNATIVES)
     assert final.executor == "thread" and final.revised_from == "sequential"
-    assert calls.count("thread") == 4  # one probe, then the full trials
+    assert calls.count("thread") == 3  # one probe, then the rest of the trials
+
+
+def test_advice_short_of_its_model_is_challenged_and_can_lose() -> None:
+    measure, calls = stub({"thread": 1.2, "process": 0.95})
+    result, final = confirm(advice("thread", 1.3), baseline_seconds=2.0, measure=measure,
+                            alternatives=ALTERNATIVES[1:], expected=2.0)
+    assert calls.count("process") == 3  # one probe, then the rest of the trials
+    assert final.executor == "process" and final.revised_from == "thread"
+    assert result.confirmed
+
+
+def test_advice_near_its_model_is_not_challenged() -> None:
+    measure, calls = stub({"thread": 1.05, "process": 0.5})
+    _, final = confirm(advice("thread", 1.3), baseline_seconds=2.0, measure=measure,
+                       alternatives=ALTERNATIVES[1:], expected=2.0)
+    assert calls == ["thread"] * 3 and final.executor == "thread"
+
+
+def test_a_challenger_that_is_not_faster_costs_one_trial() -> None:
+    measure, calls = stub({"thread": 1.2, "process": 1.25})
+    _, final = confirm(advice("thread", 1.3), baseline_seconds=2.0, measure=measure,
+                       alternatives=ALTERNATIVES[1:], expected=2.0)
+    assert calls.count("process") == 1 and final.executor == "thread"
+
+
+def test_asyncio_advice_is_not_challenged_by_threads() -> None:
+    """A coroutine's own limits (a semaphore per loop) hold only on one loop."""
+    measure, calls = stub({"asyncio": 0.3, "thread": 0.1})
+    _, final = confirm(advice("asyncio"), baseline_seconds=3.0, measure=measure,
+                       alternatives=ALTERNATIVES, expected=60.0)
+    assert calls == ["asyncio"] * 3 and final.executor == "asyncio"

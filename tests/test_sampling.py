@@ -49,11 +49,20 @@ def test_a_starved_idle_sampler_becomes_the_denominator() -> None:
     assert shares.fractions() == (0.0, 0.0, 1.0)
 
 
-def test_reconcile_moves_impossible_activity_to_idle() -> None:
-    (idle, gil, released), note = sampling.reconcile((0.03, 0.0, 0.97), busy_ratio=0.01)
-    assert idle > 0.75 and released <= 0.21 and note
-    unchanged, none = sampling.reconcile((0.0, 0.0, 1.0), busy_ratio=0.98)
-    assert unchanged == (0.0, 0.0, 1.0) and none is None
+def test_blend_takes_waiting_from_cpu_time_and_the_gil_split_from_samples() -> None:
+    (idle, gil, released), note = sampling.blend((0.2, 0.6, 0.2), busy_ratio=0.9)
+    assert (round(idle, 2), round(gil, 3), round(released, 3)) == (0.1, 0.675, 0.225)
+    assert note is None
+
+
+def test_blend_corrects_a_sleeping_thread_reported_active() -> None:
+    (idle, gil, released), note = sampling.blend((0.03, 0.0, 0.97), busy_ratio=0.01)
+    assert idle == 0.99 and gil == 0.0 and round(released, 2) == 0.01
+    assert note and "follow the CPU time" in note
+
+
+def test_blend_without_active_samples_keeps_the_samples() -> None:
+    assert sampling.blend((1.0, 0.0, 0.0), busy_ratio=0.2) == ((1.0, 0.0, 0.0), None)
 
 
 def test_permission_errors_explain_the_fix() -> None:

@@ -16,6 +16,9 @@ from concdoctor.diagnosis import Confirmation, ExecutorResult, Recommendation
 
 REVISE_MARGIN = 1.1
 """An alternative must beat the advice (or sequential) by this factor to replace it."""
+POOLS = ("thread", "process", "interpreter")
+UNDERPERFORM = 0.9
+"""An advice reaching less than this share of its predicted speedup gets challenged."""
 CHALLENGE_SPEEDUP = 1.2
 """When the advice is to stay sequential, a challenger must be this much faster."""
 
@@ -52,14 +55,28 @@ def measure_candidate(measure: Measure, candidate: Candidate, trials: int,
 
 def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure: Measure,
             alternatives: Sequence[Candidate], trials: int = 3, compare_all: bool = False,
+            expected: float | None = None,
             progress: Progress | None = None) -> tuple[Confirmation, Recommendation]:
-    """Measure the advice; measure alternatives when it falls short (or when asked)."""
+    """Measure the advice; measure alternatives when it falls short (or when asked).
+
+    ``expected`` is the speedup the capacity model allows the advice. An advice that
+    holds but reaches less than ``UNDERPERFORM`` of it is challenged by the most
+    promising alternative: one trial, and the full trials only if it looks faster.
+    """
     say = progress or (lambda message: None)
     results: dict[str, ExecutorResult] = {}
 
     def run(candidate: Candidate, n: int) -> ExecutorResult:
+        """Measure ``n`` more trials, added to any this candidate already has."""
+        earlier = results.get(candidate.executor)
+        done = earlier.seconds if earlier and not earlier.skipped else ()
         say(f"measuring {candidate.executor} ({candidate.workers} workers, {n} trials)")
         result = measure_candidate(measure, candidate, n, baseline_seconds)
+        if done and result.median_seconds is not None:
+            seconds = done + result.seconds
+            median = statistics.median(seconds)
+            result = replace(result, seconds=seconds, median_seconds=median,
+                             speedup=round(baseline_seconds / median, 3))
         results[candidate.executor] = result
         return result
 
@@ -75,11 +92,40 @@ def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure:
     if compare_all or not holds:
         for candidate in others:
             run(candidate, trials)
+    elif expected and (main.speedup or 0) < UNDERPERFORM * expected:
+        # Only pools challenge pools: an asyncio advice keeps the coroutine's semantics
+        # (one loop, its semaphores and limits), which threads would silently multiply.
+        pools = [c for c in others if c.executor in POOLS] if advised.executor in POOLS else []
+        if pools and _looks_faster(run(pools[0], 1), main):
+            run(pools[0], trials - 1)
     revised = recommendation if holds else _revise(recommendation, main, results,
                                                    alternatives)
+    if holds and revised is recommendation:
+        revised = _overtaken(recommendation, main, results)
     # A revision is itself backed by measurement: the new advice was the fastest measured.
     backed = holds or revised is not recommendation
     return _confirmation(revised, baseline_seconds, trials, results, backed), revised
+
+
+def _looks_faster(result: ExecutorResult, than: ExecutorResult) -> bool:
+    return bool(result.median_seconds and than.median_seconds
+                and than.median_seconds / result.median_seconds >= REVISE_MARGIN)
+
+
+def _overtaken(recommendation: Recommendation, main: ExecutorResult,
+               results: dict[str, ExecutorResult]) -> Recommendation:
+    """A confirmed advice that a fully measured challenger still beats gives way to it."""
+    best = _fastest(results)
+    if best is None or best.executor == main.executor or len(best.seconds) < 2:
+        return recommendation
+    if not _looks_faster(best, main):
+        return recommendation
+    return replace(recommendation, executor=best.executor, workers=best.workers,
+                   chunksize=best.chunksize, revised_from=recommendation.executor,
+                   revision_reason=(f"{main.executor} held at {main.speedup or 0:.2f}x, below "
+                                    f"what its share of the work allows, and {best.executor} "
+                                    f"with {best.workers} workers measured "
+                                    f"{best.speedup or 0:.2f}x"))
 
 
 def _sequential(run: Callable[[Candidate, int], ExecutorResult], baseline: float,
@@ -101,7 +147,7 @@ def _challenge(recommendation: Recommendation, run: Callable[[Candidate, int], E
     for candidate in challengers:
         first = run(candidate, 1)
         if first.median_seconds and sequential / first.median_seconds >= CHALLENGE_SPEEDUP:
-            run(candidate, trials)
+            run(candidate, trials - 1)
     best = _fastest(results, exclude="sequential")
     revised = recommendation
     if best is not None and best.median_seconds and (

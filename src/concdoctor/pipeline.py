@@ -204,24 +204,24 @@ class _State:
                         "expected; the shares are unreliable")
         self.evidence = _evidence(data, shares if not degraded else None, degraded,
                                   self.request.rate)
-        self.reconcile_shares(data)
+        self.blend_shares(data)
         self.process_problem = data.get("process_problem")
         self.run_delay = float(data.get("run_delay_seconds", 0.0))
 
-    def reconcile_shares(self, data: dict[str, Any]) -> None:
+    def blend_shares(self, data: dict[str, Any]) -> None:
         evidence = self.evidence
         if evidence is None or evidence.idle_fraction is None or not evidence.wall_seconds:
             return
         busy = (data["thread_cpu_seconds"] + float(data.get("run_delay_seconds", 0.0))) / (
             evidence.wall_seconds)
-        fractions, note = sampling.reconcile(
+        fractions, note = sampling.blend(
             (evidence.idle_fraction, evidence.gil_fraction or 0.0,
              evidence.released_fraction or 0.0), busy)
         if note:
             self.notes.append(note)
-            idle, gil, released = (round(value, 4) for value in fractions)
-            self.evidence = replace(evidence, idle_fraction=idle, gil_fraction=gil,
-                                    released_fraction=released)
+        idle, gil, released = (round(value, 4) for value in fractions)
+        self.evidence = replace(evidence, idle_fraction=idle, gil_fraction=gil,
+                                released_fraction=released)
 
     def start_sampling(self, pid: int) -> tuple[sampling.Samplers | None, str | None]:
         if not self.request.sampling:
@@ -279,7 +279,8 @@ class _State:
         self.confirmation, self.recommendation = confirm.confirm(
             self.recommendation, baseline_seconds=self.evidence.wall_seconds, measure=measure,
             alternatives=candidates, trials=self.request.trials,
-            compare_all=self.request.compare_all, progress=self.request.progress)
+            compare_all=self.request.compare_all, progress=self.request.progress,
+            expected=self.metrics.get(f"predicted_speedup_{self.recommendation.executor}"))
 
     def profile(self) -> None:
         assert self.process is not None and self.evidence is not None

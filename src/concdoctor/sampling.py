@@ -242,20 +242,26 @@ def combine(idle_all: Counter[tuple[str, ...]], active: Counter[tuple[str, ...]]
                   stacks=tuple(stacks[:keep]), expected=expected)
 
 
-def reconcile(fractions: tuple[float, float, float], busy_ratio: float) -> (
+def blend(fractions: tuple[float, float, float], busy_ratio: float) -> (
         tuple[tuple[float, float, float], str | None]):
-    """Shares made consistent with the CPU time the worker thread really used.
+    """Shares that take the waiting from CPU accounting and the GIL split from py-spy.
 
-    A thread cannot run C code without a CPU, yet py-spy on some builds (Python 3.10
-    sleeping in ``time.sleep``, for one) reports a waiting thread as active. When the
-    GIL-released share exceeds what the thread's CPU time (plus time queued for a CPU,
-    ``busy_ratio``) allows, the excess is waiting, and is moved to idle.
+    At 100 samples a second a one-second baseline gives each sampler about a hundred
+    samples, so its share carries about 10 % of Poisson noise. The worker thread's CPU
+    time (plus the time it queued for a CPU, ``busy_ratio``) measures how long it was
+    active far more precisely, and it also corrects builds where py-spy reports a
+    sleeping thread as active (Python 3.10 in ``time.sleep``). py-spy alone can tell
+    GIL-held from GIL-released work, so the active share is split in its proportions.
     """
     idle, gil, released = fractions
-    allowed = max(busy_ratio - gil, 0.0) + 0.2  # sampling noise is about 0.1
-    if released <= allowed:
-        return fractions, None
-    moved = released - allowed
-    note = (f"py-spy saw the worker active without the GIL {released:.0%} of the time, but "
-            f"it used a CPU only {busy_ratio:.0%} of the time; {moved:.0%} counted as waiting")
-    return (idle + moved, gil, released - moved), note
+    active = min(max(busy_ratio, 0.0), 1.0)
+    sampled_active = gil + released
+    if sampled_active <= 0:
+        return fractions, None  # no active sample to split the CPU time by
+    blended = (1.0 - active, active * gil / sampled_active, active * released / sampled_active)
+    note = None
+    if abs(sampled_active - active) > 0.25:
+        note = (f"py-spy saw the worker active {sampled_active:.0%} of the time, but it used "
+                f"a CPU (or waited for one) {active:.0%} of the time; the shares follow the "
+                "CPU time")
+    return blended, note
