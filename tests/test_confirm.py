@@ -87,10 +87,13 @@ def test_sequential_advice_loses_to_a_clearly_faster_pool() -> None:
     assert calls.count("thread") == 3  # one probe, then the rest of the trials
 
 
+MODEL = {"thread": 2.0, "process": 2.0}
+
+
 def test_advice_short_of_its_model_is_challenged_and_can_lose() -> None:
     measure, calls = stub({"thread": 1.2, "process": 0.95})
     result, final = confirm(advice("thread", 1.3), baseline_seconds=2.0, measure=measure,
-                            alternatives=ALTERNATIVES[1:], expected=2.0)
+                            alternatives=ALTERNATIVES[1:], expected=MODEL)
     assert calls.count("process") == 3  # one probe, then the rest of the trials
     assert final.executor == "process" and final.revised_from == "thread"
     assert result.confirmed
@@ -99,14 +102,14 @@ def test_advice_short_of_its_model_is_challenged_and_can_lose() -> None:
 def test_advice_near_its_model_is_not_challenged() -> None:
     measure, calls = stub({"thread": 1.05, "process": 0.5})
     _, final = confirm(advice("thread", 1.3), baseline_seconds=2.0, measure=measure,
-                       alternatives=ALTERNATIVES[1:], expected=2.0)
+                       alternatives=ALTERNATIVES[1:], expected=MODEL)
     assert calls == ["thread"] * 3 and final.executor == "thread"
 
 
 def test_a_challenger_that_is_not_faster_costs_one_trial() -> None:
     measure, calls = stub({"thread": 1.2, "process": 1.25})
     _, final = confirm(advice("thread", 1.3), baseline_seconds=2.0, measure=measure,
-                       alternatives=ALTERNATIVES[1:], expected=2.0)
+                       alternatives=ALTERNATIVES[1:], expected=MODEL)
     assert calls.count("process") == 1 and final.executor == "thread"
 
 
@@ -114,5 +117,14 @@ def test_asyncio_advice_is_not_challenged_by_threads() -> None:
     """A coroutine's own limits (a semaphore per loop) hold only on one loop."""
     measure, calls = stub({"asyncio": 0.3, "thread": 0.1})
     _, final = confirm(advice("asyncio"), baseline_seconds=3.0, measure=measure,
-                       alternatives=ALTERNATIVES, expected=60.0)
+                       alternatives=ALTERNATIVES, expected={"asyncio": 60.0, "thread": 32.0})
     assert calls == ["asyncio"] * 3 and final.executor == "asyncio"
+
+
+def test_no_challenge_from_a_pool_the_model_cannot_help() -> None:
+    """Pure Python on processes at 1.6x: threads (model: 1.0x) are not worth a trial."""
+    measure, calls = stub({"process": 1.25, "thread": 2.0})
+    _, final = confirm(advice("process", 1.3), baseline_seconds=2.0, measure=measure,
+                       alternatives=[Candidate("thread", 8)],
+                       expected={"process": 2.0, "thread": 1.0})
+    assert calls == ["process"] * 3 and final.executor == "process"

@@ -9,7 +9,7 @@ measured, with the reason in numbers.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from concdoctor.diagnosis import Confirmation, ExecutorResult, Recommendation
@@ -55,13 +55,14 @@ def measure_candidate(measure: Measure, candidate: Candidate, trials: int,
 
 def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure: Measure,
             alternatives: Sequence[Candidate], trials: int = 3, compare_all: bool = False,
-            expected: float | None = None,
+            expected: Mapping[str, float] | None = None,
             progress: Progress | None = None) -> tuple[Confirmation, Recommendation]:
     """Measure the advice; measure alternatives when it falls short (or when asked).
 
-    ``expected`` is the speedup the capacity model allows the advice. An advice that
-    holds but reaches less than ``UNDERPERFORM`` of it is challenged by the most
-    promising alternative: one trial, and the full trials only if it looks faster.
+    ``expected`` holds the speedup the capacity model allows each executor. An advice
+    that holds but reaches less than ``UNDERPERFORM`` of its own is challenged by the
+    most promising other pool, if the model allows that pool to do better: one trial,
+    and the rest of the trials only if it looks faster.
     """
     say = progress or (lambda message: None)
     results: dict[str, ExecutorResult] = {}
@@ -92,12 +93,10 @@ def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure:
     if compare_all or not holds:
         for candidate in others:
             run(candidate, trials)
-    elif expected and (main.speedup or 0) < UNDERPERFORM * expected:
-        # Only pools challenge pools: an asyncio advice keeps the coroutine's semantics
-        # (one loop, its semaphores and limits), which threads would silently multiply.
-        pools = [c for c in others if c.executor in POOLS] if advised.executor in POOLS else []
-        if pools and _looks_faster(run(pools[0], 1), main):
-            run(pools[0], trials - 1)
+    else:
+        challenger = _challenger(main, others, expected or {})
+        if challenger and _looks_faster(run(challenger, 1), main):
+            run(challenger, trials - 1)
     revised = recommendation if holds else _revise(recommendation, main, results,
                                                    alternatives)
     if holds and revised is recommendation:
@@ -105,6 +104,21 @@ def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure:
     # A revision is itself backed by measurement: the new advice was the fastest measured.
     backed = holds or revised is not recommendation
     return _confirmation(revised, baseline_seconds, trials, results, backed), revised
+
+
+def _challenger(main: ExecutorResult, others: Sequence[Candidate],
+                expected: Mapping[str, float]) -> Candidate | None:
+    """The pool worth one trial against an advice that underperforms its model.
+
+    Only pools challenge pools: an asyncio advice keeps the coroutine's semantics (one
+    loop, its semaphores and limits), which threads would silently multiply.
+    """
+    achieved = main.speedup or 0.0
+    if main.executor not in POOLS or achieved >= UNDERPERFORM * expected.get(main.executor, 0):
+        return None
+    hopeful = [c for c in others if c.executor in POOLS
+               and expected.get(c.executor, 0.0) >= achieved * REVISE_MARGIN]
+    return max(hopeful, key=lambda c: expected.get(c.executor, 0.0), default=None)
 
 
 def _looks_faster(result: ExecutorResult, than: ExecutorResult) -> bool:
@@ -118,7 +132,7 @@ def _overtaken(recommendation: Recommendation, main: ExecutorResult,
     best = _fastest(results)
     if best is None or best.executor == main.executor or len(best.seconds) < 2:
         return recommendation
-    if not _looks_faster(best, main):
+    if main.executor not in POOLS or best.executor not in POOLS or not _looks_faster(best, main):
         return recommendation
     return replace(recommendation, executor=best.executor, workers=best.workers,
                    chunksize=best.chunksize, revised_from=recommendation.executor,

@@ -280,7 +280,8 @@ class _State:
             self.recommendation, baseline_seconds=self.evidence.wall_seconds, measure=measure,
             alternatives=candidates, trials=self.request.trials,
             compare_all=self.request.compare_all, progress=self.request.progress,
-            expected=self.metrics.get(f"predicted_speedup_{self.recommendation.executor}"))
+            expected={name: self.metrics.get(f"predicted_speedup_{name}", 0.0)
+                      for name in ("thread", "process", "asyncio")})
 
     def profile(self) -> None:
         assert self.process is not None and self.evidence is not None
