@@ -42,6 +42,15 @@ def test_shares_never_exceed_one_when_a_sampler_runs_fast() -> None:
     assert shares.fractions() == (0.0, 1.0, 0.0)
 
 
+def test_the_gil_estimate_is_not_capped_by_the_active_sampler() -> None:
+    stack = ("f (a.py:1)",)
+    shares = sampling.combine(Counter({stack: 200}), Counter({stack: 180}),
+                              Counter({stack: 198}), expected=200)
+    assert shares.fractions()[1] == 0.9 and shares.gil_estimate == 0.99
+    (_, gil, released), _ = sampling.blend(shares.fractions(), 1.0, shares.gil_estimate)
+    assert gil == 0.99 and round(released, 2) == 0.01
+
+
 def test_a_starved_idle_sampler_becomes_the_denominator() -> None:
     stack = ("f (a.py:1)",)
     shares = sampling.combine(Counter({stack: 100}), Counter({stack: 100}),
@@ -51,7 +60,9 @@ def test_a_starved_idle_sampler_becomes_the_denominator() -> None:
 
 def test_blend_takes_waiting_from_cpu_time_and_the_gil_split_from_samples() -> None:
     (idle, gil, released), note = sampling.blend((0.2, 0.6, 0.2), busy_ratio=0.9)
-    assert (round(idle, 2), round(gil, 3), round(released, 3)) == (0.1, 0.675, 0.225)
+    assert (round(idle, 2), round(gil, 3), round(released, 3)) == (0.1, 0.6, 0.3)
+    (idle, gil, released), _ = sampling.blend((0.0, 0.97, 0.03), busy_ratio=0.9)
+    assert (round(idle, 2), round(gil, 2), round(released, 2)) == (0.1, 0.9, 0.0)
     assert note is None
 
 

@@ -204,11 +204,11 @@ class _State:
                         "expected; the shares are unreliable")
         self.evidence = _evidence(data, shares if not degraded else None, degraded,
                                   self.request.rate)
-        self.blend_shares(data)
+        self.blend_shares(data, shares.gil_estimate if shares else None)
         self.process_problem = data.get("process_problem")
         self.run_delay = float(data.get("run_delay_seconds", 0.0))
 
-    def blend_shares(self, data: dict[str, Any]) -> None:
+    def blend_shares(self, data: dict[str, Any], gil_estimate: float | None) -> None:
         evidence = self.evidence
         if evidence is None or evidence.idle_fraction is None or not evidence.wall_seconds:
             return
@@ -216,7 +216,7 @@ class _State:
             evidence.wall_seconds)
         fractions, note = sampling.blend(
             (evidence.idle_fraction, evidence.gil_fraction or 0.0,
-             evidence.released_fraction or 0.0), busy)
+             evidence.released_fraction or 0.0), busy, gil_estimate)
         if note:
             self.notes.append(note)
         idle, gil, released = (round(value, 4) for value in fractions)
@@ -337,9 +337,9 @@ def yappi_budget(evidence: Evidence, confirmation: Confirmation | None) -> float
     """
     whole_tasks = min(2 * 1.1 * evidence.task_seconds_median + 0.05, 4.0)
     if confirmation is None or confirmation.recommended_seconds is None:
-        return max(0.1, min(whole_tasks, 0.2 * evidence.wall_seconds))
+        return max(0.05, min(whole_tasks, 0.2 * evidence.wall_seconds))
     slack = confirmation.baseline_seconds - confirmation.recommended_seconds - FIXED_SECONDS
-    return max(0.1, min(whole_tasks, 0.5 * slack))
+    return max(0.05, min(whole_tasks, 0.5 * slack))
 
 
 def _evidence(data: dict[str, Any], shares: sampling.Shares | None, degraded: str | None,

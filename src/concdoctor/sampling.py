@@ -62,6 +62,8 @@ class Shares:
     released: int
     stacks: tuple[StackSamples, ...] = ()
     expected: int = 0
+    gil_estimate: float = 0.0
+    """The --gil sampler's own share, not capped by the active sampler's (noisy) one."""
 
     @property
     def total(self) -> int:
@@ -82,7 +84,7 @@ class Samplers:
     rate: int = 100
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start(self, timeout: float = 10.0, settle: float = 0.15) -> None:
+    def start(self, timeout: float = 10.0, settle: float = 0.05) -> None:
         """Start the samplers and wait until they sample at their steady rate.
 
         py-spy keeps a fixed schedule: the time it spends attaching is made up by a burst
@@ -239,10 +241,12 @@ def combine(idle_all: Counter[tuple[str, ...]], active: Counter[tuple[str, ...]]
     gil_n = round(p_gil * scale)
     active_n = round(p_active * scale)
     return Shares(idle=scale - active_n, gil=gil_n, released=active_n - gil_n,
-                  stacks=tuple(stacks[:keep]), expected=expected)
+                  stacks=tuple(stacks[:keep]), expected=expected,
+                  gil_estimate=min(total_gil / denominator, 1.0))
 
 
-def blend(fractions: tuple[float, float, float], busy_ratio: float) -> (
+def blend(fractions: tuple[float, float, float], busy_ratio: float,
+          gil_estimate: float | None = None) -> (
         tuple[tuple[float, float, float], str | None]):
     """Shares that take the waiting from CPU accounting and the GIL split from py-spy.
 
@@ -251,14 +255,17 @@ def blend(fractions: tuple[float, float, float], busy_ratio: float) -> (
     time (plus the time it queued for a CPU, ``busy_ratio``) measures how long it was
     active far more precisely, and it also corrects builds where py-spy reports a
     sleeping thread as active (Python 3.10 in ``time.sleep``). py-spy alone can tell
-    GIL-held from GIL-released work, so the active share is split in its proportions.
+    GIL-held from GIL-released work: its GIL share (one Poisson count over the known
+    expected count) is kept, capped by the active time, and the rest of the active time
+    released the GIL.
     """
     idle, gil, released = fractions
     active = min(max(busy_ratio, 0.0), 1.0)
     sampled_active = gil + released
     if sampled_active <= 0:
-        return fractions, None  # no active sample to split the CPU time by
-    blended = (1.0 - active, active * gil / sampled_active, active * released / sampled_active)
+        return fractions, None  # no active sample: nothing says what the CPU time did
+    held = min(gil if gil_estimate is None else gil_estimate, active)
+    blended = (1.0 - active, held, active - held)
     note = None
     if abs(sampled_active - active) > 0.25:
         note = (f"py-spy saw the worker active {sampled_active:.0%} of the time, but it used "
