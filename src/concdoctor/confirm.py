@@ -97,8 +97,7 @@ def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure:
         challenger = _challenger(main, others, expected or {})
         if challenger and _looks_faster(run(challenger, 1), main):
             run(challenger, trials - 1)
-    revised = recommendation if holds else _revise(recommendation, main, results,
-                                                   alternatives)
+    revised = recommendation if holds else _revise(recommendation, main, results)
     if holds and revised is recommendation:
         revised = _overtaken(recommendation, main, results)
     # A revision is itself backed by measurement: the new advice was the fastest measured.
@@ -177,8 +176,7 @@ def _challenge(recommendation: Recommendation, run: Callable[[Candidate, int], E
 
 
 def _revise(recommendation: Recommendation, main: ExecutorResult,
-            results: dict[str, ExecutorResult],
-            alternatives: Sequence[Candidate]) -> Recommendation:
+            results: dict[str, ExecutorResult]) -> Recommendation:
     best = _fastest(results)
     why_main = (f"{main.executor} was skipped ({main.skipped})" if main.skipped else
                 f"{main.executor} measured {main.speedup or 0:.2f}x, below the rule's "

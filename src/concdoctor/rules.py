@@ -197,7 +197,7 @@ def _build(data: dict[str, Any], text: str, source: str, header: str) -> RuleSet
         if executor not in EXECUTORS:
             raise RulesError(f"{where}: unknown executor {executor!r}; use one of "
                              f"{', '.join(EXECUTORS)}")
-        alternatives[executor] = _expression(expression, where, "workers", 0)
+        alternatives[executor] = _expression(expression, where, "workers")
     return RuleSet(tuple(rule for _, rule in ordered), alternatives, (source,))
 
 
@@ -228,33 +228,33 @@ def _rule(raw: Any, index: int, source: str, line: int, block: str) -> Rule:
     chunksize = raw.get("chunksize")
     return Rule(
         id=rule_id, executor=executor,
-        workers=_expression(raw.get("workers", 1), where, "workers", line),
-        chunksize=_expression(chunksize, where, "chunksize", line) if chunksize else None,
+        workers=_expression(raw.get("workers", 1), where, "workers"),
+        chunksize=_expression(chunksize, where, "chunksize") if chunksize else None,
         min_speedup=float(min_speedup), reason=reason,
-        conditions=_conditions(raw.get("when", {}), where, block, line),
+        conditions=_conditions(raw.get("when", {}), where, block),
         advice=raw.get("advice"), priority=priority, source=source,
     )
 
 
-def _expression(value: Any, where: str, key: str, line: int) -> expressions.Node:
+def _expression(value: Any, where: str, key: str) -> expressions.Node:
     try:
         return expressions.parse(str(value))
     except expressions.ExpressionError as exc:
         raise RulesError(f"{where}: {key}: {exc}") from None
 
 
-def _conditions(when: Any, where: str, block: str, line: int) -> tuple[Condition, ...]:
+def _conditions(when: Any, where: str, block: str) -> tuple[Condition, ...]:
     if not isinstance(when, dict):
         raise RulesError(f"{where}: 'when' must be a table of metric = value")
     conditions = []
     for metric, test in when.items():
         if metric not in METRIC_TYPES:
-            raise RulesError(f"{where} (line {_key_line(block, metric, line)}): unknown metric "
+            raise RulesError(f"{where} (line {_key_line(block, metric, 0)}): unknown metric "
                              f"{metric!r}; known metrics: {', '.join(METRIC_TYPES)}")
         tests = test.items() if isinstance(test, dict) else [("==", test)]
         for op, value in tests:
             if op not in OPERATORS:
-                raise RulesError(f"{where} (line {_key_line(block, metric, line)}): unknown "
+                raise RulesError(f"{where} (line {_key_line(block, metric, 0)}): unknown "
                                  f"operator {op!r} for {metric!r}; use {', '.join(OPERATORS)}")
             conditions.append(Condition(metric, op, _typed(metric, op, value, where)))
     return tuple(conditions)
