@@ -137,16 +137,20 @@ class ChildRunner:
             time.sleep(0.01)
 
     def kill_tree(self) -> None:
-        """End the child and everything it started, even descendants that left its group."""
-        kill_process_tree(self.pid)
-        self.reap(timeout=5.0)
+        """End the child and everything it started, even descendants that left its group.
+
+        Once the child is reaped its pid may belong to someone else: only its process
+        group (which its pool workers keep alive) is signalled then."""
+        if self.returncode is None:
+            kill_process_tree(self.pid)
+            self.reap(timeout=5.0)
+        else:
+            kill_group(self.pid)
 
     def close(self) -> None:
         self.send("exit")
-        if self.reap(timeout=2.0) is None:
-            self.kill_tree()
-        else:
-            kill_process_tree(self.pid)  # pool workers that outlived their parent
+        self.reap(timeout=2.0)
+        self.kill_tree()  # the child if it did not exit; pool workers that outlived it
         for key in list(self._selector.get_map().values()):
             self._selector.unregister(key.fd)
             os.close(key.fd)
@@ -183,14 +187,19 @@ def descendants(pid: int) -> list[int]:
 
 
 def kill_process_tree(pid: int) -> None:
+    """SIGKILL a live, unreaped ``pid``, its descendants and its process group."""
     victims = descendants(pid)
     for target in [pid, *victims]:
         try:
             os.kill(target, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+    kill_group(pid)
+
+
+def kill_group(pgid: int) -> None:
     try:
-        os.killpg(pid, signal.SIGKILL)
+        os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
 
