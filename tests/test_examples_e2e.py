@@ -62,7 +62,9 @@ def test_example(in_repo: Path, target: str, inputs: str, kind: str, executor: s
         shares = (evidence.idle_fraction or 0) + (evidence.gil_fraction or 0) + (
             evidence.released_fraction or 0)
         assert shares == pytest.approx(1.0, abs=0.01)
-        assert evidence.samples > 50
+        expected = evidence.wall_seconds * evidence.sampling_rate
+        # py-spy's intervals are random (Poisson counts) and a busy machine delays it.
+        assert evidence.samples >= 0.5 * expected, (evidence.samples, expected)
 
 
 def test_sleeping_tasks_gain_tenfold_on_threads(in_repo: Path) -> None:
