@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__))
-_SKIP_NAMES = {"_concdoctor_task", "_bootstrap", "_bootstrap_inner", "run"}
+_SKIP_NAMES = {"_concdoctor_task"}
 _SKIP_FILES = ("threading.py",)
 
 
