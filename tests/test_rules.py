@@ -163,3 +163,14 @@ def test_expressions(text: str, value: int) -> None:
 def test_expressions_reject_anything_else(text: str) -> None:
     with pytest.raises(expressions.ExpressionError):
         expressions.parse(text)
+
+
+def test_the_readme_rule_example_loads_and_matches(tmp_path: Path) -> None:
+    """Documentation examples are tested: the README's rule is valid and does its job."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[[rule]]" in b]
+    assert blocks, "README shows a [[rule]] example"
+    path = tmp_path / "readme.toml"
+    path.write_text(blocks[0])
+    advice = recommend(rules.load(path), metrics(tasks=80))
+    assert (advice.rule, advice.executor, advice.workers) == ("our-io-policy", "thread", 16)
