@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import own_processes
+from conftest import marked_processes, own_processes
 
 from concdoctor import __version__
 
@@ -56,24 +56,7 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], *fragments: st
 # -- orphans --------------------------------------------------------------------------------
 
 def _marked() -> dict[int, str]:
-    needle = f"{MARK_VAR}={SESSION}".encode()
-    found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as handle:
-                if needle not in handle.read().split(b"\0"):
-                    continue
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read()
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                cmdline = handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
-            continue
-        if stat[stat.rfind(b")") + 2:][:1] != b"Z":
-            found[int(entry)] = cmdline
-    return found
+    return marked_processes(MARK_VAR, SESSION)
 
 
 def _kill_marked() -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import conftest
 from conftest import own_processes
 
 from concdoctor import api, sampling
@@ -42,38 +43,8 @@ def target(name: str, path: Path = FAULTY) -> str:
 
 # -- process bookkeeping ----------------------------------------------------------------
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2:][:1] != b"Z"
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return handle.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
-    except OSError:
-        return "?"
-
-
 def marked_processes(prefix: str) -> dict[int, str]:
-    """Live processes whose environment has MARK_VAR starting with ``prefix``."""
-    needle = f"{MARK_VAR}={prefix}".encode()
-    found: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as handle:
-                environ = handle.read()
-        except OSError:
-            continue
-        if any(item.startswith(needle) for item in environ.split(b"\0")) and _alive(int(entry)):
-            found[int(entry)] = _cmdline(int(entry))
-    return found
+    return conftest.marked_processes(MARK_VAR, prefix)
 
 
 def wait_until_gone(prefix: str, grace: float = 3.0) -> dict[int, str]:
@@ -204,7 +175,7 @@ def no_descendants_left() -> Iterator[None]:
         time.sleep(0.1)
         left = own_processes()
     assert not left, f"child processes of the test process remain: " \
-                     f"{ {pid: _cmdline(pid) for pid in left} }"
+                     f"{ {pid: conftest.cmdline(pid) for pid in left} }"
 
 
 def leftovers(tmpdir: Path) -> list[str]:
@@ -644,5 +615,5 @@ def test_target_reading_stdin_does_not_hang(cli: Cli, func: str) -> None:
 def test_zz_no_orphans_after_the_module() -> None:
     left = wait_until_gone(SESSION, grace=2.0)
     assert not left, f"processes from this module's runs remain: {left}"
-    stray = {pid: _cmdline(pid) for pid in own_processes()}
+    stray = {pid: conftest.cmdline(pid) for pid in own_processes()}
     assert not stray, f"descendants of the test process remain: {stray}"
