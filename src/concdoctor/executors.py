@@ -85,6 +85,8 @@ def run_batch(
 ) -> float:
     """Run every item once on ``executor``; return the wall seconds it took."""
     reason = applicable(executor, is_coroutine=task.is_coroutine)
+    if executor == "process" and not reason:
+        reason = pickling_problem(task, items)  # checked before the clock starts
     if reason:
         raise ExecutorUnavailable(reason)
     start = time.perf_counter()
@@ -129,9 +131,6 @@ async def _gather_bounded(task: Task, items: Sequence[Any], workers: int) -> Non
 def _run_in_pool(executor: str, task: Task, items: Sequence[Any], workers: int,
                  chunksize: int) -> None:
     if executor == "process":
-        problem = pickling_problem(task, items)
-        if problem:
-            raise ExecutorUnavailable(problem)
         pool: cf.Executor = cf.ProcessPoolExecutor(max_workers=workers)
     else:
         factory = interpreter_pool()

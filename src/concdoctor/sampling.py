@@ -10,6 +10,7 @@ teardown without having to synchronise the samplers' start and stop exactly.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import select
@@ -42,7 +43,9 @@ def find_py_spy() -> str | None:
     return shutil.which("py-spy")
 
 
+@functools.lru_cache(maxsize=4)
 def py_spy_version(binary: str | None) -> str | None:
+    """The version of ``binary`` (asked once per process: a test session diagnoses often)."""
     if binary is None:
         return None
     try:
