@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from concdoctor import api, runner
+from concdoctor import api, protocol, runner
 from concdoctor.target import InputSpec, Job, TargetSpec
 
 HERE = Path(__file__).resolve().parent
@@ -61,15 +61,14 @@ def measure(name: str, items: list[int], configs: list[tuple[str, int]]) -> dict
               extra_sys_path=(str(HERE),))
     times: dict[str, float] = {}
     with runner.spawn(job) as child:
-        assert child.wait_event(60)["event"] == "ready"
+        child.ask(None, protocol.Ready, 60)
         for executor, workers in configs:
             seconds = []
             for _ in range(3):
-                child.send("trial", executor=executor, workers=workers, chunksize=1)
-                answer = child.wait_event(300)
-                if "seconds" not in answer:
+                answer = child.ask(protocol.RunTrial(executor, workers), protocol.TrialDone, 300)
+                if answer.seconds is None:
                     break
-                seconds.append(answer["seconds"])
+                seconds.append(answer.seconds)
             if seconds:
                 times[f"{executor}x{workers}"] = statistics.median(seconds)
     return times

@@ -16,7 +16,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from concdoctor import runner, sampling
+from concdoctor import protocol, runner, sampling
+from concdoctor.options import DEFAULTS
 from concdoctor.target import InputSpec, Job, TargetSpec
 
 WORKLOADS = [
@@ -36,7 +37,7 @@ def measure(target: str, inputs_from: str, rate: int, reps: int) -> tuple[
     overhead: list[float] = []
     control: list[float] = []
     with runner.spawn(job) as child:
-        assert child.wait_event(60)["event"] == "ready"
+        child.ask(None, protocol.Ready, 60)
         baseline(child)  # warm-up: imports, caches, allocator
         for _ in range(reps):
             before = baseline(child)
@@ -53,8 +54,7 @@ def measure(target: str, inputs_from: str, rate: int, reps: int) -> tuple[
 
 
 def baseline(child: runner.ChildRunner) -> float:
-    child.send("baseline")
-    return float(child.wait_event(300)["wall_seconds"])
+    return child.ask(protocol.RunBaseline(), protocol.BaselineDone, 300).wall_seconds
 
 
 def spread(ratios: list[float]) -> str:
@@ -66,7 +66,7 @@ def spread(ratios: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=9)
-    parser.add_argument("--rate", type=int, default=100)
+    parser.add_argument("--rate", type=int, default=DEFAULTS.rate)
     args = parser.parse_args()
     print(f"Sampling at {args.rate} Hz, {args.reps} rounds; median [interquartile range]")
     print()

@@ -241,6 +241,29 @@ def test_bad_command_line_is_exit_2_without_traceback(tmp_path: Path, args: list
 
 # -- last: nothing left ---------------------------------------------------------------------------
 
+FAKE_CHILD = """
+import json, os, sys
+with os.fdopen(int(sys.argv[3]), "w") as answers:
+    ready = {"type": "ready", "protocol": 0, "location": os.path.dirname(__file__)}
+    answers.write(json.dumps(ready) + "\\n")
+"""
+
+
+def test_a_child_that_imports_another_concdoctor_is_refused(tmp_path: Path) -> None:
+    """The child finds the user's folder first on sys.path: an old copy of concdoctor
+    there speaks another protocol, and the run says so in one line."""
+    fake = tmp_path / "concdoctor"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "child.py").write_text(FAKE_CHILD)
+    script = Path(sys.executable).parent / "concdoctor"
+    env = {**os.environ, MARK_VAR: SESSION}
+    done = subprocess.run([str(script), "profile", f"{FAULTY}:ok", "--inputs", "[1]",
+                           "--no-save"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=TIMEOUT, check=False)
+    assert_one_line_error(done, str(fake), "protocol 0", "sys.path")
+
+
 def test_zz_no_orphans_after_the_module() -> None:
     assert not _marked(), f"processes from this module's runs remain: {_marked()}"
     assert not own_processes()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import render_samples as samples
 
+from concdoctor import wording as view
 from concdoctor.diagnosis import Diagnosis, StackSamples
 from concdoctor.render import (
     RENDERERS,
@@ -20,7 +21,6 @@ from concdoctor.render import (
     files,
     flame,
     get_renderer,
-    view,
     write_report_folder,
 )
 from concdoctor.render.html_report import embed_json

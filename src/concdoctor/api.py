@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from concdoctor import rules as rules_module
 from concdoctor.diagnosis import Diagnosis
 from concdoctor.errors import UsageError
-from concdoctor.pipeline import Progress, Request, diagnose
+from concdoctor.options import DEFAULTS, Options
+from concdoctor.pipeline import Progress, Request, diagnose, quiet
 from concdoctor.target import InputSpec, Job, TargetSpec
-
-DEFAULT_TIMEOUT = 300.0
 
 
 def profile(
@@ -22,12 +22,13 @@ def profile(
     repeat: int | None = None,
     inputs_from: str | None = None,
     rules: str | Path | None = None,
-    confirm: bool = True,
-    compare_all: bool = False,
-    trials: int = 3,
-    timeout: float = DEFAULT_TIMEOUT,
-    sampling: bool = True,
-    rate: int = 100,
+    confirm: bool | None = None,
+    compare_all: bool | None = None,
+    trials: int | None = None,
+    timeout: float | None = None,
+    sampling: bool | None = None,
+    rate: int | None = None,
+    options: Options = DEFAULTS,
     command: str = "",
     progress: Progress | None = None,
 ) -> Diagnosis:
@@ -35,29 +36,17 @@ def profile(
 
     ``func`` is a callable (run in a forked child, so functions defined in test modules
     work) or a ``"module:func"`` / ``"file.py:func"`` string (run with ``python -m``).
+    Settings left at ``None`` come from ``options`` (:data:`concdoctor.options.DEFAULTS`
+    unless given): ``confirm`` (re-run the batch on the advice), ``compare_all`` (measure
+    every executor), ``trials`` (timed runs per executor), ``timeout`` (seconds per
+    phase), ``sampling`` and ``rate`` (py-spy), ``rules`` (a rules TOML file).
     """
-    given = sum(value is not None for value in (inputs, repeat, inputs_from))
-    if given != 1:
-        raise UsageError("give exactly one of inputs=[...], repeat=N or inputs_from='module:ATTR'")
-    if inputs_from is not None and not isinstance(func, str):
-        raise UsageError("inputs_from needs func as a 'module:func' string; pass inputs= instead")
-    if repeat is not None and repeat < 1:
-        raise UsageError(f"repeat must be at least 1, got {repeat}")
-    if trials < 1:
-        raise UsageError(f"trials must be at least 1, got {trials}")
-    if timeout <= 0:
-        raise UsageError(f"timeout must be positive, got {timeout}")
-    if not 1 <= rate <= 1000:
-        raise UsageError(f"sampling rate must be 1-1000 samples per second, got {rate}")
-    items = list(inputs) if inputs is not None else [None] * int(repeat or 0)
-    if not items and inputs_from is None:
-        raise UsageError("inputs is empty: give at least one item")
-    request = Request(
-        rules=load_rules(rules), confirm=confirm, compare_all=compare_all, trials=trials,
-        timeout=timeout, sampling=sampling, rate=rate, command=command,
-        repeat=repeat is not None,
-        progress=progress or (lambda message: None),
-    )
+    options = options.given(rules=Path(rules) if rules is not None else None, confirm=confirm,
+                            compare_all=compare_all, trials=trials, timeout=timeout,
+                            sampling=sampling, rate=rate)
+    items = _items(func, inputs, repeat, inputs_from)
+    request = Request(rules=load_rules(options.rules), options=options, command=command,
+                      repeat=repeat is not None, progress=progress or quiet)
     if isinstance(func, str):
         if inputs_from is not None:
             spec = InputSpec(source=TargetSpec.parse(inputs_from, what="--inputs-from"))
@@ -65,12 +54,26 @@ def profile(
             spec = InputSpec(repeat=repeat)
         else:
             spec = InputSpec(items=tuple(items))
-        request.job = Job(TargetSpec.parse(func), spec)
-    elif callable(func):
-        request.func, request.items = func, items
-    else:
-        raise UsageError(f"func must be a callable or 'module:func', got {type(func).__name__}")
-    return diagnose(request)
+        return diagnose(replace(request, job=Job(TargetSpec.parse(func), spec)))
+    if callable(func):
+        return diagnose(replace(request, func=func, items=items))
+    raise UsageError(f"func must be a callable or 'module:func', got {type(func).__name__}")
+
+
+def _items(func: object, inputs: Iterable[Any] | None, repeat: int | None,
+           inputs_from: str | None) -> list[Any]:
+    """The tasks' inputs held here (none for ``inputs_from``: the child loads those)."""
+    given = sum(value is not None for value in (inputs, repeat, inputs_from))
+    if given != 1:
+        raise UsageError("give exactly one of inputs=[...], repeat=N or inputs_from='module:ATTR'")
+    if inputs_from is not None and not isinstance(func, str):
+        raise UsageError("inputs_from needs func as a 'module:func' string; pass inputs= instead")
+    if repeat is not None and repeat < 1:
+        raise UsageError(f"repeat must be at least 1, got {repeat}")
+    items = list(inputs) if inputs is not None else [None] * int(repeat or 0)
+    if not items and inputs_from is None:
+        raise UsageError("inputs is empty: give at least one item")
+    return items
 
 
 def load_rules(rules: str | Path | None) -> rules_module.RuleSet:

@@ -13,6 +13,7 @@ import typer
 
 from concdoctor import __version__
 from concdoctor.errors import ConcdoctorError, Interrupted, UsageError
+from concdoctor.options import DEFAULTS, MAX_RATE, MIN_RATE
 
 app = typer.Typer(
     name="concdoctor", no_args_is_help=True, add_completion=False,
@@ -59,24 +60,29 @@ def profile(
     repeat: Annotated[Optional[int], typer.Option(
         help="Call a function without arguments N times (N tasks).")] = None,
     rules: Annotated[Optional[Path], typer.Option(
-        help="A rules TOML file, tried before the built-in decision matrix.")] = None,
+        help="A rules TOML file, tried before the built-in decision matrix.")] = DEFAULTS.rules,
     confirm: Annotated[bool, typer.Option(
-        "--confirm/--no-confirm", help="Re-run the batch on the advice to measure it.")] = True,
+        "--confirm/--no-confirm", help="Re-run the batch on the advice to measure it.")] = (
+        DEFAULTS.confirm),
     compare: Annotated[Compare, typer.Option(
         help="'all' measures every applicable executor, not only the advice.")] = (
-        Compare.recommended),
-    trials: Annotated[int, typer.Option(min=1, help="Timed runs per executor.")] = 3,
+        Compare.all if DEFAULTS.compare_all else Compare.recommended),
+    trials: Annotated[int, typer.Option(min=1, help="Timed runs per executor.")] = (
+        DEFAULTS.trials),
     timeout: Annotated[float, typer.Option(
-        min=0.1, help="Seconds any one phase may take before the child tree is ended.")] = 300.0,
+        min=0.1, help="Seconds any one phase may take before the child tree is ended.")] = (
+        DEFAULTS.timeout),
     sampling: Annotated[bool, typer.Option(
-        "--sampling/--no-sampling", help="Sample the baseline with py-spy.")] = True,
+        "--sampling/--no-sampling", help="Sample the baseline with py-spy.")] = (
+        DEFAULTS.sampling),
     rate: Annotated[int, typer.Option(
-        "--sampling-rate", min=1, max=1000,
-        help="py-spy samples per second (each of 3 samplers); more is finer and costlier.")] = 100,
+        "--sampling-rate", min=MIN_RATE, max=MAX_RATE,
+        help="py-spy samples per second (each of 3 samplers); more is finer and costlier.")] = (
+        DEFAULTS.rate),
     json_path: Annotated[Optional[Path], typer.Option(
         "--json", help="Also write the JSON report to this file.")] = None,
     report_dir: Annotated[Path, typer.Option(
-        help="Folder that gets a sub-folder of reports per run.")] = Path(".concdoctor"),
+        help="Folder that gets a sub-folder of reports per run.")] = DEFAULTS.report_dir,
     save: Annotated[bool, typer.Option(
         "--save/--no-save", help="Write the report folder.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
@@ -90,12 +96,13 @@ def profile(
     console = _console(stderr=True)
     command = shlex.join(["concdoctor", *sys.argv[1:]])
     with _progress(console, quiet) as say:
+        options = DEFAULTS.given(rules=rules, confirm=confirm, compare_all=compare is Compare.all,
+                                 trials=trials, timeout=timeout, sampling=sampling, rate=rate,
+                                 report_dir=report_dir)
         diagnosis = api.profile(
             target, list(spec.items) if spec.items is not None else None,
-            repeat=repeat, rules=rules, confirm=confirm,
-            compare_all=compare is Compare.all, trials=trials, timeout=timeout,
-            sampling=sampling, rate=rate, command=command, progress=say,
-            inputs_from=inputs_from,
+            repeat=repeat, inputs_from=inputs_from, options=options, command=command,
+            progress=say,
         )
     _show(diagnosis)
     _save(diagnosis, json_path, report_dir if save else None, console)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from concdoctor.diagnosis import Confirmation, ExecutorResult, Recommendation
+from concdoctor.options import DEFAULTS
 
 REVISE_MARGIN = 1.1
 """An alternative must beat the advice (or sequential) by this factor to replace it."""
@@ -54,7 +55,8 @@ def measure_candidate(measure: Measure, candidate: Candidate, trials: int,
 
 
 def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure: Measure,
-            alternatives: Sequence[Candidate], trials: int = 3, compare_all: bool = False,
+            alternatives: Sequence[Candidate], trials: int = DEFAULTS.trials,
+            compare_all: bool = False,
             expected: Mapping[str, float] | None = None,
             progress: Progress | None = None) -> tuple[Confirmation, Recommendation]:
     """Measure the advice; measure alternatives when it falls short (or when asked).
@@ -100,9 +102,7 @@ def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure:
     revised = recommendation if holds else _revise(recommendation, main, results)
     if holds and revised is recommendation:
         revised = _overtaken(recommendation, main, results)
-    # A revision is itself backed by measurement: the new advice was the fastest measured.
-    backed = holds or revised is not recommendation
-    return _confirmation(revised, baseline_seconds, trials, results, backed), revised
+    return _confirmation(revised, baseline_seconds, trials, results), revised
 
 
 def _challenger(main: ExecutorResult, others: Sequence[Candidate],
@@ -171,8 +171,7 @@ def _challenge(recommendation: Recommendation, run: Callable[[Candidate, int], E
             revision_reason=(f"the rules said sequential, but {best.executor} with "
                              f"{best.workers} workers ran the batch "
                              f"{sequential / best.median_seconds:.2f}x faster"))
-    confirmation = _confirmation(revised, sequential, trials, results, True)
-    return confirmation, revised
+    return _confirmation(revised, sequential, trials, results), revised
 
 
 def _revise(recommendation: Recommendation, main: ExecutorResult,
@@ -206,7 +205,9 @@ def _fastest(results: dict[str, ExecutorResult], exclude: str | None = None) -> 
 
 
 def _confirmation(recommendation: Recommendation, baseline: float, trials: int,
-                  results: dict[str, ExecutorResult], held: bool) -> Confirmation:
+                  results: dict[str, ExecutorResult]) -> Confirmation:
+    """The advice is confirmed when its measured speedup reaches its rule's minimum; a
+    revision is backed by measurement too (the new advice was the fastest measured)."""
     chosen = results.get(recommendation.executor)
     if recommendation.executor == "sequential":
         seconds = chosen.median_seconds if chosen else baseline
@@ -217,8 +218,8 @@ def _confirmation(recommendation: Recommendation, baseline: float, trials: int,
     executors = {"sequential": round(baseline, 6)}
     executors.update({name: round(r.median_seconds, 6) for name, r in results.items()
                       if r.median_seconds is not None})
-    confirmed = held and (recommendation.executor == "sequential" or (
-        speedup is not None and speedup >= recommendation.min_speedup))
+    confirmed = recommendation.executor == "sequential" or (
+        speedup is not None and speedup >= recommendation.min_speedup)
     return Confirmation(baseline_seconds=round(baseline, 6),
                         recommended_seconds=round(seconds, 6) if seconds else None,
                         speedup=speedup, confirmed=confirmed, trials=trials,

@@ -89,6 +89,8 @@ class Evidence:
     task_seconds_max: float = 0.0
     voluntary_switches: int = 0
     involuntary_switches: int = 0
+    run_delay_seconds: float = 0.0
+    """Time the worker thread spent waiting for a CPU (another process had it)."""
     idle_fraction: float | None = None
     gil_fraction: float | None = None
     released_fraction: float | None = None
@@ -99,6 +101,8 @@ class Evidence:
     stacks: tuple[StackSamples, ...] = ()
     top_functions: tuple[FunctionStat, ...] = ()
     blocking_calls: tuple[str, ...] = ()
+    process_problem: str | None = None
+    """Why the batch cannot be shipped to a process pool (pickling), or None."""
 
     @property
     def cpu_ratio(self) -> float:

@@ -6,13 +6,13 @@ run time) that this machine cannot install.
 
 from __future__ import annotations
 
-import os
 import platform
 import sys
 import sysconfig
 from collections.abc import Callable
 
 from concdoctor import __version__, executors, sampling
+from concdoctor.cores import cpu_count
 from concdoctor.diagnosis import Environment
 
 
@@ -31,14 +31,6 @@ def describe(*, is_gil_enabled: Callable[[], bool] | None = None,
         start_method=executors.start_method(), concdoctor=__version__,
         py_spy=sampling.py_spy_version(sampling.find_py_spy()), yappi=_yappi_version(),
     )
-
-
-def cpu_count() -> int:
-    """Cores this process may run on (its affinity), not the machine's total."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _yappi_version() -> str | None:

@@ -23,15 +23,6 @@ class RulesError(UsageError):
     """A rules file that cannot be loaded; the message names file, rule and line."""
 
 
-class TargetFailed(ConcdoctorError):
-    """The user's function raised, crashed or hung (exit code 1)."""
-
-    def __init__(self, message: str, *, phase: str, detail: str | None = None) -> None:
-        super().__init__(message)
-        self.phase = phase
-        self.detail = detail
-
-
 class Interrupted(ConcdoctorError):
     """Ctrl-C or SIGTERM: children are ended and nothing half-written stays."""
 

@@ -11,12 +11,16 @@ from concdoctor.diagnosis import Classification, Confirmation, Evidence, Functio
 
 BLOCKING_RATIO = 0.2
 """A call whose CPU time is below this share of its wall time was waiting."""
+BLOCKING_SHARE = 0.2
+"""...and it names a blocking call when it holds this share of the traced wall time."""
+GATHER_GAIN = 1.5
+"""Idle coroutines gathered on one loop should gain at least this much; less is blocking."""
 
 
 def blocking_calls(functions: Sequence[FunctionStat]) -> tuple[str, ...]:
     """Calls holding a large share of the traced wall time while using little CPU."""
     total = sum(f.wall_seconds for f in functions) or 1.0
-    waiting = [f for f in functions if f.wall_seconds >= 0.2 * total
+    waiting = [f for f in functions if f.wall_seconds >= BLOCKING_SHARE * total
                and f.cpu_seconds <= BLOCKING_RATIO * f.wall_seconds]
     return tuple(f.name for f in waiting)
 
@@ -29,7 +33,7 @@ def blocked_event_loop(workload: Workload, classification: Classification | None
         return None
     gathered = next((r for r in confirmation.results if r.executor == "asyncio"), None)
     if (classification.kind != "io_bound" or gathered is None or gathered.speedup is None
-            or gathered.speedup >= 1.5):
+            or gathered.speedup >= GATHER_GAIN):
         return None
     culprit = ", ".join(evidence.blocking_calls) or "a synchronous call"
     return (f"the coroutine blocks its event loop: its tasks are idle, yet gathering them "

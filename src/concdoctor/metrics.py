@@ -3,11 +3,13 @@
 Every metric a rules file may name is declared here with its type, so an unknown
 metric or a value of the wrong type is caught when the rules load, not when they run.
 The predicted speedups are a simple capacity model (see :func:`predicted_speedups`), a
-hint for the ``mixed`` rules; the confirmation measures the real thing.
+hint for the ``mixed`` rules and for which alternative to try first; the confirmation
+measures the real thing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,26 +64,35 @@ def python_version_tuple(text: str) -> tuple[int, ...]:
 
 
 def predicted_speedups(idle: float, gil: float, released: float, *, tasks: int,
-                       cpu_count: int, gil_enabled: bool = True) -> dict[str, float]:
+                       cpu_count: int, gil_enabled: bool = True,
+                       workers: Mapping[str, int] | None = None) -> dict[str, float]:
     """Upper bounds from capacity alone: waiting overlaps freely, GIL-held work runs one
-    thread at a time per interpreter, and all CPU work shares ``cpu_count`` cores."""
+    thread at a time per interpreter, and all CPU work shares ``cpu_count`` cores.
+
+    ``workers`` holds each pool's size as the rules set it (their ``[alternatives]``);
+    a pool left out gets one worker per task (processes: one per core).
+    """
     busy = gil + released
     cores = max(cpu_count, 1)
+    pools = {"thread": tasks, "process": min(tasks, cores), "asyncio": tasks, **(workers or {})}
 
-    def bound(workers: int, serial: float) -> float:
-        limit = max(1 / max(min(workers, tasks), 1), serial, busy / cores)
+    def bound(size: int, serial: float) -> float:
+        limit = max(1 / max(min(size, tasks), 1), serial, busy / cores)
         return round(1 / limit, 2) if limit > 0 else float(tasks)
 
     serial_threads = gil if gil_enabled else 0.0
     return {
-        "thread": bound(min(tasks, 32), serial_threads),
-        "process": bound(min(tasks, cores), 0.0),
-        "asyncio": bound(tasks, busy),
+        "thread": bound(pools["thread"], serial_threads),
+        "process": bound(pools["process"], 0.0),
+        "asyncio": bound(pools["asyncio"], busy),
     }
 
 
 def build_metrics(evidence: Evidence, classification: Classification, workload: Workload,
-                  environment: Environment, facts: Facts) -> dict[str, Any]:
+                  environment: Environment, facts: Facts,
+                  workers: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """Every metric the rules can name, for one diagnosis. ``workers``: the pools' sizes
+    for the capacity model (see :func:`predicted_speedups`)."""
     idle = evidence.idle_fraction
     gil = evidence.gil_fraction
     released = evidence.released_fraction
@@ -90,7 +101,7 @@ def build_metrics(evidence: Evidence, classification: Classification, workload: 
         idle, gil, released = 1 - busy, busy, 0.0  # assume the worst case for threads
     predictions = predicted_speedups(idle, gil, released, tasks=workload.tasks,
                                      cpu_count=environment.cpu_count,
-                                     gil_enabled=environment.gil_enabled)
+                                     gil_enabled=environment.gil_enabled, workers=workers)
     return {
         "kind": classification.kind,
         "confidence": classification.confidence,

@@ -5,12 +5,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from concdoctor import expressions
-from concdoctor.diagnosis import Recommendation
-from concdoctor.rules import RuleSet, fill
+from concdoctor import executors, expressions
+from concdoctor.diagnosis import Diagnosis, Recommendation
+from concdoctor.metrics import Facts, build_metrics
+from concdoctor.rules import DEFAULT, Rule, RuleSet, fill
 
 CHUNK_BELOW_SECONDS = 0.01
 """Alternatives measured on process pools send tasks shorter than this in chunks."""
+CHUNKING_EXECUTORS = ("process", "interpreter")
+
+
+MODELLED_POOLS = ("thread", "process", "asyncio")
+
+
+def metrics_of(diagnosis: Diagnosis, rules: RuleSet) -> dict[str, Any]:
+    """The named metrics of a classified diagnosis, its pools sized as the rules size them."""
+    evidence, classification = diagnosis.evidence, diagnosis.classification
+    assert evidence is not None and classification is not None
+    tasks, cpu_count = diagnosis.workload.tasks, diagnosis.environment.cpu_count
+    workers = {name: rules.workers(name, tasks=tasks, cpu_count=cpu_count)
+               for name in MODELLED_POOLS}
+    facts = Facts(evidence.process_problem, executors.interpreter_pool() is not None)
+    return build_metrics(evidence, classification, diagnosis.workload, diagnosis.environment,
+                         facts, workers)
 
 
 def recommend(rules: RuleSet, metrics: Mapping[str, Any]) -> Recommendation:
@@ -18,12 +35,9 @@ def recommend(rules: RuleSet, metrics: Mapping[str, Any]) -> Recommendation:
     if rule is None:
         return Recommendation("sequential", 1, "no-rule",
                               "No rule matched and the rules have no fallback rule.")
-    values = {"tasks": int(metrics["tasks"]), "cpu_count": int(metrics["cpu_count"]),
-              "workers": 1}
-    workers = 1 if rule.executor == "sequential" else max(
-        1, expressions.evaluate(rule.workers, values))
-    values["workers"] = workers
-    chunksize = max(1, expressions.evaluate(rule.chunksize, values)) if rule.chunksize else 1
+    tasks, cpu_count = int(metrics["tasks"]), int(metrics["cpu_count"])
+    workers = _workers(rules, rule, tasks, cpu_count)
+    chunksize = _chunksize(rules, rule, tasks, cpu_count, workers)
     filled = {**metrics, "executor": rule.executor, "workers": workers, "chunksize": chunksize}
     return Recommendation(
         executor=rule.executor, workers=workers, rule=rule.id,
@@ -33,14 +47,30 @@ def recommend(rules: RuleSet, metrics: Mapping[str, Any]) -> Recommendation:
     )
 
 
+def _workers(rules: RuleSet, rule: Rule, tasks: int, cpu_count: int) -> int:
+    if rule.executor == "sequential":
+        return 1
+    if rule.workers is None:
+        return rules.workers(rule.executor, tasks=tasks, cpu_count=cpu_count)
+    names = {"tasks": tasks, "cpu_count": cpu_count, "workers": 1}
+    return max(1, expressions.evaluate(rule.workers, names))
+
+
+def _chunksize(rules: RuleSet, rule: Rule, tasks: int, cpu_count: int, workers: int) -> int:
+    if rule.chunksize is None:
+        return 1
+    if rule.chunksize == DEFAULT:
+        return rules.chunksize(tasks=tasks, cpu_count=cpu_count, workers=workers)
+    assert not isinstance(rule.chunksize, str)
+    names = {"tasks": tasks, "cpu_count": cpu_count, "workers": workers}
+    return max(1, expressions.evaluate(rule.chunksize, names))
+
+
 def alternative_settings(rules: RuleSet, executor: str, *, tasks: int, cpu_count: int,
                          task_seconds: float) -> tuple[int, int]:
     """Workers and chunk size for measuring ``executor`` when it is not the advice."""
-    values = {"tasks": tasks, "cpu_count": cpu_count, "workers": 1}
-    node = rules.alternatives.get(executor)
-    workers = 1 if executor == "sequential" or node is None else max(
-        1, expressions.evaluate(node, values))
+    workers = rules.workers(executor, tasks=tasks, cpu_count=cpu_count)
     chunksize = 1
-    if executor in ("process", "interpreter") and task_seconds < CHUNK_BELOW_SECONDS:
-        chunksize = max(1, -(-tasks // (workers * 4)))
+    if executor in CHUNKING_EXECUTORS and task_seconds < CHUNK_BELOW_SECONDS:
+        chunksize = rules.chunksize(tasks=tasks, cpu_count=cpu_count, workers=workers)
     return workers, chunksize

@@ -61,12 +61,20 @@ class Condition:
         return bool(actual >= self.value)
 
 
+DEFAULT = "default"
+"""``chunksize = "default"`` in a rule: the ``[alternatives]`` chunk size."""
+CHUNKSIZE_KEY = "chunksize"
+"""The key of ``[alternatives]`` that holds the chunk size, beside the executors."""
+
+
 @dataclass(frozen=True)
 class Rule:
     id: str
     executor: str
-    workers: expressions.Node
-    chunksize: expressions.Node | None
+    workers: expressions.Node | None
+    """None: the executor's worker count from ``[alternatives]``."""
+    chunksize: expressions.Node | str | None
+    """None: no chunking; :data:`DEFAULT`: the ``[alternatives]`` chunk size."""
     min_speedup: float
     reason: str
     conditions: tuple[Condition, ...] = ()
@@ -82,10 +90,31 @@ class Rule:
 class RuleSet:
     rules: tuple[Rule, ...]
     alternatives: dict[str, expressions.Node] = field(default_factory=dict)
+    """Worker counts per executor (and the chunk size, under ``chunksize``): used when an
+    executor is measured as an alternative, by rules that leave them out, and by the
+    capacity model, so that all three speak of the same pools."""
     sources: tuple[str, ...] = ()
 
     def first_match(self, metrics: Mapping[str, Any]) -> Rule | None:
         return next((rule for rule in self.rules if rule.matches(metrics)), None)
+
+    def workers(self, executor: str, *, tasks: int, cpu_count: int) -> int:
+        """The executor's worker count from ``[alternatives]`` (1 for sequential)."""
+        node = self.alternatives.get(executor)
+        if executor == "sequential" or node is None:
+            return 1
+        return max(1, expressions.evaluate(node, _names(tasks, cpu_count, 1)))
+
+    def chunksize(self, *, tasks: int, cpu_count: int, workers: int) -> int:
+        """The ``[alternatives]`` chunk size for a pool of ``workers``."""
+        node = self.alternatives.get(CHUNKSIZE_KEY)
+        if node is None:
+            return 1
+        return max(1, expressions.evaluate(node, _names(tasks, cpu_count, workers)))
+
+
+def _names(tasks: int, cpu_count: int, workers: int) -> dict[str, int]:
+    return {"tasks": tasks, "cpu_count": cpu_count, "workers": workers}
 
 
 def fill(template: str, values: Mapping[str, Any]) -> str:
@@ -194,10 +223,11 @@ def _build(data: dict[str, Any], text: str, source: str, header: str) -> RuleSet
     alternatives = {}
     for executor, expression in dict(data.get("alternatives", {})).items():
         where = f"{source}:{_key_line(text, executor, 0)}: [alternatives] {executor}"
-        if executor not in EXECUTORS:
+        if executor not in (*EXECUTORS, CHUNKSIZE_KEY):
             raise RulesError(f"{where}: unknown executor {executor!r}; use one of "
-                             f"{', '.join(EXECUTORS)}")
-        alternatives[executor] = _expression(expression, where, "workers")
+                             f"{', '.join(EXECUTORS)}, or {CHUNKSIZE_KEY}")
+        alternatives[executor] = _expression(expression, where, executor if executor ==
+                                             CHUNKSIZE_KEY else "workers")
     return RuleSet(tuple(rule for _, rule in ordered), alternatives, (source,))
 
 
@@ -225,11 +255,12 @@ def _rule(raw: Any, index: int, source: str, line: int, block: str) -> Rule:
         raise RulesError(f"{where}: min_speedup must be a number")
     if not isinstance(priority, int) or isinstance(priority, bool):
         raise RulesError(f"{where}: priority must be an integer")
-    chunksize = raw.get("chunksize")
+    workers, chunksize = raw.get("workers"), raw.get("chunksize")
     return Rule(
         id=rule_id, executor=executor,
-        workers=_expression(raw.get("workers", 1), where, "workers"),
-        chunksize=_expression(chunksize, where, "chunksize") if chunksize else None,
+        workers=None if workers is None else _expression(workers, where, "workers"),
+        chunksize=(None if not chunksize else DEFAULT if chunksize == DEFAULT
+                   else _expression(chunksize, where, "chunksize")),
         min_speedup=float(min_speedup), reason=reason,
         conditions=_conditions(raw.get("when", {}), where, block),
         advice=raw.get("advice"), priority=priority, source=source,

@@ -20,11 +20,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from concdoctor import protocol
+from concdoctor.diagnosis import Failure
+from concdoctor.errors import UsageError
 from concdoctor.target import Job
 
+A = TypeVar("A")
+
 TAIL_BYTES = 16_384
+DETAIL_CHARS = 4000
+"""How much of the child's stderr a failure keeps as its detail."""
 
 
 class ChildFailed(Exception):
@@ -33,6 +40,15 @@ class ChildFailed(Exception):
     def __init__(self, message: str, *, timed_out: bool = False) -> None:
         super().__init__(message)
         self.timed_out = timed_out
+
+
+class StageFailed(Exception):
+    """A stage cannot go on: the target raised, crashed or hung. The diagnosis so far
+    becomes a partial report with this ``failure``."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
 
 
 @dataclass
@@ -62,7 +78,7 @@ class ChildRunner:
         self._msg_fd = msg_fd
         self._popen = popen
         self._buffer = b""
-        self._events: list[dict[str, Any]] = []
+        self._answers: list[protocol.Message] = []
         self._selector = selectors.DefaultSelector()
         self.stdout, self.stderr = OutputTail(), OutputTail()
         for fd, sink in ((msg_fd, None), (out_fd, self.stdout), (err_fd, self.stderr)):
@@ -71,17 +87,17 @@ class ChildRunner:
         self.returncode: int | None = None
 
     # -- channel ------------------------------------------------------------------------
-    def send(self, cmd: str, **fields: Any) -> None:
+    def send(self, request: protocol.Request) -> None:
         try:
-            self._cmd.write(json.dumps({"cmd": cmd, **fields}) + "\n")
+            self._cmd.write(protocol.encode(request) + "\n")
             self._cmd.flush()
         except (BrokenPipeError, OSError):
             pass  # the child is gone: the next wait reports how it ended
 
-    def wait_event(self, timeout: float) -> dict[str, Any]:
-        """The next event from the child, or ChildFailed when it dies or times out."""
+    def receive(self, timeout: float) -> protocol.Message:
+        """The next answer from the child, or ChildFailed when it dies or times out."""
         deadline = time.monotonic() + timeout
-        while not self._events:
+        while not self._answers:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ChildFailed(f"no answer within {timeout:g} s", timed_out=True)
@@ -89,7 +105,37 @@ class ChildRunner:
                 raise ChildFailed(self._exit_description())
             for key, _ in self._selector.select(min(remaining, 0.5)):
                 self._read(key)
-        return self._events.pop(0)
+        return self._answers.pop(0)
+
+    def ask(self, request: protocol.Request | None, expect: type[A], timeout: float) -> A:
+        """Send ``request`` (None: only wait, for the child's first answer) and return its
+        answer, of type ``expect``. A child that raised, died or hung raises
+        :class:`StageFailed` naming the phase; one that cannot resolve the target raises
+        :class:`UsageError`."""
+        phase = "resolve"
+        if request is not None:
+            self.send(request)
+            phase = request.phase
+        try:
+            answer = self.receive(timeout)
+        except ChildFailed as exc:
+            raise StageFailed(self._failure(phase, exc)) from None
+        if isinstance(answer, protocol.Failed):
+            if answer.category == "usage":
+                raise UsageError(answer.message)
+            raise StageFailed(answer.failure())
+        if not isinstance(answer, expect):
+            raise StageFailed(Failure(phase, f"unexpected answer from the child: {answer}"))
+        return answer
+
+    def _failure(self, phase: str, exc: ChildFailed) -> Failure:
+        tail = self.stderr.text().strip()
+        if exc.timed_out:
+            message = (f"the {phase} phase ran past the --timeout ({exc}); the child process "
+                       "tree was ended")
+        else:
+            message = f"the {phase} phase failed: {exc}"
+        return Failure(phase=phase, message=message, detail=tail[-DETAIL_CHARS:] or None)
 
     def _read(self, key: selectors.SelectorKey) -> None:
         fd = key.fd
@@ -106,7 +152,7 @@ class ChildRunner:
             return
         self._buffer += data
         *lines, self._buffer = self._buffer.split(b"\n")
-        self._events.extend(json.loads(line) for line in lines if line.strip())
+        self._answers.extend(protocol.decode(line) for line in lines if line.strip())
 
     def _exit_description(self) -> str:
         code = self.reap(timeout=5.0)
@@ -148,7 +194,7 @@ class ChildRunner:
             kill_group(self.pid)
 
     def close(self) -> None:
-        self.send("exit")
+        self.send(protocol.Exit())
         self.reap(timeout=2.0)
         self.kill_tree()  # the child if it did not exit; pool workers that outlived it
         for key in list(self._selector.get_map().values()):

@@ -24,12 +24,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from concdoctor.diagnosis import StackSamples
+from concdoctor.protocol import TASK_FRAME, WAIT_FRAME, WRAPPER_FILE
 
 MODES = {"idle": ["--idle"], "active": [], "gil": ["--gil"]}
-TASK_FRAME = "_concdoctor_task "
-WAIT_FRAME = "_concdoctor_wait "
-OWN_CALL = "concdoctor/executors.py:"
+# py-spy writes a frame as "function (file:line)".
+_TASK = TASK_FRAME + " "
+_WAIT = WAIT_FRAME + " "
+_WRAPPER = WRAPPER_FILE + ":"
 _VERSION = re.compile(r"(\d+\.\d+\.\d+)")
+STEADY_RATE = (0.8, 1.25)
+"""The --idle sampler's count within this factor of rate x seconds: it sampled steadily."""
+DISAGREEMENT = 0.25
+"""py-spy's active share this far from the CPU time's is worth a note."""
 
 
 class SamplingUnavailable(Exception):
@@ -84,7 +90,7 @@ class Samplers:
     binary: str
     pid: int
     directory: Path
-    rate: int = 100
+    rate: int
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, timeout: float = 10.0, settle: float = 0.05) -> None:
@@ -204,13 +210,13 @@ def read_raw(path: Path, labels: tuple[str, ...]) -> Counter[tuple[str, ...]]:
         if not stack.startswith(labels) or not number.isdigit():
             continue
         frames = stack.split(";")[1:]
-        if any(frame.startswith(WAIT_FRAME) for frame in frames):
+        if any(frame.startswith(_WAIT) for frame in frames):
             continue
         for index, frame in enumerate(frames):
-            if frame.startswith(TASK_FRAME):
+            if frame.startswith(_TASK):
                 frames = frames[index + 1:]
                 break
-        while frames and OWN_CALL in frames[0]:
+        while frames and _WRAPPER in frames[0]:
             frames = frames[1:]  # concdoctor's Task wrapper, between the task and the target
         counts[tuple(frames)] += int(number)
     return counts
@@ -229,7 +235,8 @@ def combine(idle_all: Counter[tuple[str, ...]], active: Counter[tuple[str, ...]]
     a flame graph, while the totals carry the shares.
     """
     total_all, total_active, total_gil = (sum(c.values()) for c in (idle_all, active, gil))
-    denominator = expected if expected and 0.8 <= total_all / expected <= 1.25 else total_all
+    low, high = STEADY_RATE
+    denominator = expected if expected and low <= total_all / expected <= high else total_all
     denominator = max(denominator, 1)
     p_active = min(total_active / denominator, 1.0)
     p_gil = min(total_gil / denominator, p_active)
@@ -270,7 +277,7 @@ def blend(fractions: tuple[float, float, float], busy_ratio: float,
     held = min(gil if gil_estimate is None else gil_estimate, active)
     blended = (1.0 - active, held, active - held)
     note = None
-    if abs(sampled_active - active) > 0.25:
+    if abs(sampled_active - active) > DISAGREEMENT:
         note = (f"py-spy saw the worker active {sampled_active:.0%} of the time, but it used "
                 f"a CPU (or waited for one) {active:.0%} of the time; the shares follow the "
                 "CPU time")

@@ -51,6 +51,11 @@ class TargetSpec:
         return {"text": self.text, "module": self.module, "path": self.path,
                 "attribute": self.attribute}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TargetSpec:
+        return cls(text=data["text"], module=data["module"], path=data["path"],
+                   attribute=data["attribute"])
+
 
 @dataclass(frozen=True)
 class InputSpec:
@@ -82,16 +87,17 @@ class InputSpec:
             raise UsageError(f"--repeat must be at least 1, got {repeat}")
         return cls(repeat=repeat)
 
-    @property
-    def kind(self) -> str:
-        if self.items is not None:
-            return "inputs"
-        return "inputs_from" if self.source is not None else "repeat"
-
     def to_dict(self) -> dict[str, Any]:
         return {"items": list(self.items) if self.items is not None else None,
                 "source": self.source.to_dict() if self.source else None,
                 "repeat": self.repeat}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InputSpec:
+        items, source = data["items"], data["source"]
+        return cls(items=tuple(items) if items is not None else None,
+                   source=TargetSpec.from_dict(source) if source is not None else None,
+                   repeat=data["repeat"])
 
 
 def parse_inputs_json(text: str) -> list[Any]:
@@ -123,3 +129,8 @@ class Job:
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target.to_dict(), "inputs": self.inputs.to_dict(),
                 "extra_sys_path": list(self.extra_sys_path)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        return cls(TargetSpec.from_dict(data["target"]), InputSpec.from_dict(data["inputs"]),
+                   tuple(data.get("extra_sys_path", ())))

@@ -1,9 +1,10 @@
-"""yappi over a few tasks, inside the child: where the time goes, CPU against wall clock.
+"""yappi over a few tasks: where the time goes, CPU against wall clock.
 
 Tracing costs 10-45x on call-heavy code, so it never runs during the timed baseline.
-Each clock gets its own pass on a worker thread, bounded by a time budget: when the
-budget runs out the profiler stops and the pass reports what it saw. The child exits
-right after (``os._exit``), so an unfinished task costs nothing more.
+Inside the child, each clock gets its own pass on a worker thread, bounded by a time
+budget: when the budget runs out the profiler stops and the pass reports what it saw.
+The child exits right after (``os._exit``), so an unfinished task costs nothing more.
+concdoctor sets the budget (:func:`budget_seconds`) from the slack the run has left.
 """
 
 from __future__ import annotations
@@ -13,21 +14,44 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from concdoctor.diagnosis import Confirmation, Evidence, FunctionStat
+from concdoctor.protocol import TASK_FRAME, YappiDone
+
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__))
-_SKIP_NAMES = {"_concdoctor_task"}
+_SKIP_NAMES = {TASK_FRAME}
 _SKIP_FILES = ("threading.py",)
+FIXED_SECONDS = 0.35
+"""Roughly what starting the child and attaching py-spy cost, measured on 2 cores."""
+MIN_BUDGET = 0.05
+MAX_BUDGET = 4.0
+
+
+def budget_seconds(evidence: Evidence, confirmation: Confirmation | None) -> float:
+    """Seconds for yappi's two passes, taken from the slack the run has left.
+
+    A diagnosis should cost at most 2 x (sequential + recommended) batch time. The
+    baseline and three trials spend seq + 3 x rec of it, so what remains is about
+    seq - rec, less the fixed costs (child start, py-spy attach). Where the slack is
+    large (I/O that threads speed up 10x), a pass covers a whole typical task, so a
+    long wait shows up complete; where it is small (CPU work that processes halve), a
+    short pass still names the hot functions: tracing slows them 10-45x anyway.
+    """
+    whole_tasks = min(2 * 1.1 * evidence.task_seconds_median + MIN_BUDGET, MAX_BUDGET)
+    if confirmation is None or confirmation.recommended_seconds is None:
+        return max(MIN_BUDGET, min(whole_tasks, 0.2 * evidence.wall_seconds))
+    slack = confirmation.baseline_seconds - confirmation.recommended_seconds - FIXED_SECONDS
+    return max(MIN_BUDGET, min(whole_tasks, 0.5 * slack))
 
 
 def profile_tasks(
     run_one: Callable[[Any], Any], items: Sequence[Any], *, budget: float, max_tasks: int = 3,
     limit: int = 15,
-) -> dict[str, Any]:
+) -> YappiDone:
     """Profile up to ``max_tasks`` items with the wall clock, then the CPU clock."""
     try:
         import yappi
     except ImportError:
-        return {"available": False, "reason": "yappi is not installed: pip install yappi",
-                "functions": []}
+        return YappiDone(False, "yappi is not installed: pip install yappi")
     sample = list(items[:max_tasks])
     wall = _one_pass(yappi, "wall", run_one, sample, budget / 2)
     cpu = _one_pass(yappi, "cpu", run_one, sample, budget / 2)
@@ -39,10 +63,10 @@ def profile_tasks(
         per_call = other["self_seconds"] / other["calls"] if other and other["calls"] else None
         cpu_seconds = per_call * row["calls"] if per_call is not None else 0.0
         wall_seconds = row.pop("self_seconds")
-        functions.append({**row, "wall_seconds": wall_seconds,
-                          "cpu_seconds": min(cpu_seconds, wall_seconds)})
-    functions.sort(key=lambda r: max(r["wall_seconds"], r["cpu_seconds"]), reverse=True)
-    return {"available": True, "functions": functions[:limit], "tasks": len(sample)}
+        functions.append(FunctionStat(**row, wall_seconds=wall_seconds,
+                                      cpu_seconds=min(cpu_seconds, wall_seconds)))
+    functions.sort(key=lambda f: max(f.wall_seconds, f.cpu_seconds), reverse=True)
+    return YappiDone(True, functions=tuple(functions[:limit]), tasks=len(sample))
 
 
 def _one_pass(yappi: Any, clock: str, run_one: Callable[[Any], Any], sample: list[Any],

@@ -19,7 +19,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -30,22 +30,8 @@ from concdoctor.pytest_plugin.session import ConcdoctorSession, Record, Settings
 if TYPE_CHECKING:
     from concdoctor.diagnosis import Diagnosis
 
-T = TypeVar("T")
-DEFAULT_TRIALS = 3
 NO_CONFIRM_SKIP = ("speedup not measured: confirmation was turned off by "
                    "--concdoctor-no-confirm")
-
-
-def _first(*values: T | None) -> T | None:
-    """The first setting given: the call's, the marker's, the command line's."""
-    return next((value for value in values if value is not None), None)
-
-
-def _pick(*values: T | None) -> T:
-    """As :func:`_first`, ending with a default that is never None."""
-    found = _first(*values)
-    assert found is not None
-    return found
 
 
 class ConcdoctorFixture:
@@ -75,7 +61,7 @@ class ConcdoctorFixture:
         compare_all: bool | None = None,
         trials: int | None = None,
         timeout: float | None = None,
-        sampling: bool = True,
+        sampling: bool | None = None,
         allow_failure: bool = False,
     ) -> Diagnosis:
         """Diagnose ``func`` over ``inputs`` (one call each) or ``repeat`` calls.
@@ -88,17 +74,13 @@ class ConcdoctorFixture:
         from concdoctor import api
 
         spec = self.marker()
-        rules_file = rules if rules is not None else _first(spec.rules, self.settings.rules)
-        diagnosis = api.profile(
-            func, inputs, repeat=repeat, inputs_from=inputs_from, rules=rules_file,
-            confirm=_pick(confirm, spec.confirm, self.settings.confirm),
-            compare_all=_pick(compare_all, spec.compare_all, False),
-            trials=_pick(trials, spec.trials, DEFAULT_TRIALS),
-            timeout=_pick(timeout, spec.timeout, self.settings.timeout, api.DEFAULT_TIMEOUT),
-            sampling=sampling, command=shlex.join(["pytest", self.nodeid]),
-        )
+        options = self.settings.options.given(**spec.defaults()).given(
+            rules=Path(rules) if rules is not None else None, confirm=confirm,
+            compare_all=compare_all, trials=trials, timeout=timeout, sampling=sampling)
+        diagnosis = api.profile(func, inputs, repeat=repeat, inputs_from=inputs_from,
+                                options=options, command=shlex.join(["pytest", self.nodeid]))
         self.diagnoses.append(diagnosis)
-        if confirm is None and spec.confirm is None and not self.settings.confirm:
+        if confirm is None and spec.confirm is None and not self.settings.options.confirm:
             self._unconfirmed_by_option.add(id(diagnosis))
         report = self._write_report(diagnosis)
         self.session.add(Record.of(diagnosis, self.nodeid, self.worker, report))

@@ -18,8 +18,8 @@ from typing import Any
 
 MARKER = "concdoctor"
 EXPECTATIONS = ("kind", "executor", "min_speedup", "confirmed")
-DEFAULTS = ("timeout", "confirm", "trials", "compare_all", "rules")
-KNOWN = tuple(sorted(EXPECTATIONS + DEFAULTS))
+OPTIONS = ("timeout", "confirm", "trials", "compare_all", "rules")
+KNOWN = tuple(sorted(EXPECTATIONS + OPTIONS))
 MARKER_HELP = (
     f"{MARKER}(kind=None, executor=None, min_speedup=None, confirmed=None, timeout=None, "
     "confirm=None, trials=None, compare_all=None, rules=None): every diagnosis the test "
@@ -46,6 +46,10 @@ class MarkerSpec:
     trials: int | None = None
     compare_all: bool | None = None
     rules: Path | None = None
+
+    def defaults(self) -> dict[str, Any]:
+        """The defaults this marker sets for the test's diagnoses, as option overrides."""
+        return {name: getattr(self, name) for name in OPTIONS if getattr(self, name) is not None}
 
     @property
     def has_expectations(self) -> bool:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from concdoctor.options import DEFAULTS
 from concdoctor.pytest_plugin.marker import MARKER, MARKER_HELP, MarkerError, MarkerSpec
 from concdoctor.pytest_plugin.marker import parse_marks as _parse_marks
 from concdoctor.pytest_plugin.session import WORKEROUTPUT_KEY, ConcdoctorSession, Settings
@@ -71,7 +72,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Rules TOML file tried before the built-in decision matrix.")
     group.addoption(
         "--concdoctor-timeout", metavar="SECONDS", type=_seconds, default=None,
-        help="Seconds any one phase of a diagnosis may take (default 300).")
+        help=f"Seconds any one phase of a diagnosis may take (default {DEFAULTS.timeout:g}).")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,14 +80,14 @@ def pytest_configure(config: pytest.Config) -> None:
     base = config.invocation_params.dir
     rules = config.getoption("concdoctor_rules")
     report_dir = config.getoption("concdoctor_report_dir")
-    settings = Settings(
-        confirm=not config.getoption("concdoctor_no_confirm"),
+    options = DEFAULTS.given(
+        confirm=False if config.getoption("concdoctor_no_confirm") else None,
         rules=base / rules if rules is not None else None,
         timeout=config.getoption("concdoctor_timeout"),
-        report_dir=base / report_dir if report_dir is not None else None,
     )
-    if settings.rules is not None:
-        _check_rules(settings.rules)
+    if options.rules is not None:
+        _check_rules(options.rules)
+    settings = Settings(options, report_dir=base / report_dir if report_dir is not None else None)
     config.stash[SESSION_KEY] = ConcdoctorSession(settings)
     config.pluginmanager.register(MarkerExpectations(), "concdoctor-marker-expectations")
 

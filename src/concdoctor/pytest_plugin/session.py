@@ -7,11 +7,13 @@ the controller merges them and prints one table for the whole run.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+from concdoctor.cores import cpu_count
+from concdoctor.options import DEFAULTS, Options
 
 if TYPE_CHECKING:
     from concdoctor.diagnosis import Diagnosis
@@ -74,11 +76,10 @@ class Record:
 
 @dataclass(frozen=True)
 class Settings:
-    """The ``--concdoctor-*`` command-line options, as defaults for every diagnosis."""
+    """The ``--concdoctor-*`` command-line options: the options every diagnosis starts
+    from, and the folder to write reports in (None: none are written)."""
 
-    confirm: bool = True
-    rules: Path | None = None
-    timeout: float | None = None
+    options: Options = DEFAULTS
     report_dir: Path | None = None
 
 
@@ -138,7 +139,7 @@ class ConcdoctorSession:
         workers = {r.worker for r in self.records if r.worker} | self.workers_seen
         if len(workers) > 1:
             notes.append(
-                f"tests ran on {len(workers)} pytest-xdist workers sharing {_cpus()} CPUs: "
+                f"tests ran on {len(workers)} pytest-xdist workers sharing {cpu_count()} CPUs: "
                 "diagnoses that overlapped other tests competed for the cores, so measured "
                 "speedups (and CPU-bound verdicts) can be lower than in a run without -n")
         reports = [r.report for r in self.records if r.report]
@@ -161,10 +162,3 @@ class ConcdoctorSession:
             for record in sorted(self.records, key=lambda r: r.nodeid):
                 if record.report:
                     writer.write_line(f"report: {record.nodeid}: {record.report}")
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from concdoctor import wording
 from concdoctor.diagnosis import EXECUTORS, KINDS, Diagnosis, ExecutorResult
 
 _INDENT = " " * 13
@@ -64,14 +65,6 @@ def explain(d: Diagnosis) -> str:
     return "\n".join(lines)
 
 
-def _pool(executor: str, workers: int | None) -> str:
-    return executor if executor == "sequential" or not workers else f"{executor} x{workers}"
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
-
-
 def _shares(d: Diagnosis) -> str:
     e = d.evidence
     assert e is not None
@@ -101,8 +94,16 @@ def _measured(d: Diagnosis) -> list[str]:
     return rows
 
 
+def _pool(executor: str, workers: int | None) -> str:
+    return wording.pool(executor, workers, plain=True)
+
+
+def _pct(value: float | None) -> str:
+    return wording.percent(value, plain=True)
+
+
 def _x(speedup: float | None) -> str:
-    return "n/a" if speedup is None else f"{speedup:.2f}x"
+    return wording.times(speedup, plain=True)
 
 
 def _confirmed(d: Diagnosis) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from concdoctor.render import view
+from concdoctor import wording
 
 CHART_WIDTH = 1064.0  # the card's content width on a desktop page: drawn at 1:1 there
 LABEL_COLUMN = 200.0
@@ -31,7 +31,7 @@ class Segment:
 
 @dataclass(frozen=True)
 class Bar:
-    row: view.ExecutorRow
+    row: wording.ExecutorRow
     y: float
     width: float
     value_text: str
@@ -58,14 +58,14 @@ def share_segments(shares: dict[str, float]) -> list[Segment]:
     out, x = [], 0.0
     for state, value in shares.items():
         width = 100.0 * value / total
-        text = view.percent(value) if width >= 7 else ""
-        out.append(Segment(state, view.STATE_LABELS[state], value, round(x, 2),
+        text = wording.percent(value) if width >= 7 else ""
+        out.append(Segment(state, wording.STATE_LABELS[state], value, round(x, 2),
                            round(width, 2), text))
         x += width
     return out
 
 
-def executor_chart(rows: list[view.ExecutorRow]) -> BarChart | None:
+def executor_chart(rows: list[wording.ExecutorRow]) -> BarChart | None:
     """One bar per executor; skipped or unmeasured ones keep a row that says why."""
     if not rows:
         return None
@@ -76,7 +76,7 @@ def executor_chart(rows: list[view.ExecutorRow]) -> BarChart | None:
             width, value = 0.0, r.verdict
         else:
             width = max(2.0, PLOT_WIDTH * r.median_seconds / longest)
-            value = f"{view.seconds(r.median_seconds)} · {view.times(r.speedup)}"
+            value = f"{wording.seconds(r.median_seconds)} · {wording.times(r.speedup)}"
         css = ("recommended" if r.recommended else "baseline" if r.baseline
                else "skipped" if r.median_seconds is None else "other")
         bars.append(Bar(r, i * BAR_ROW, round(width, 2), value, css))

@@ -17,10 +17,10 @@ from datetime import datetime
 from pathlib import Path
 
 from concdoctor.diagnosis import Diagnosis
+from concdoctor.options import DEFAULTS
 from concdoctor.render.base import get_renderer
 from concdoctor.render.speedscope import has_stacks, to_speedscope
 
-DEFAULT_ROOT = ".concdoctor"
 SPEEDSCOPE_FILE = "profile.speedscope.json"
 _SLUG_CHARS = re.compile(r"[^A-Za-z0-9._]+")
 _FILE_MODE = 0o644
@@ -103,7 +103,7 @@ def render_files(diagnosis: Diagnosis, formats: Iterable[str]) -> dict[str, str]
 
 def write_report_folder(
     diagnosis: Diagnosis,
-    root: Path | str = DEFAULT_ROOT,
+    root: Path | str = DEFAULTS.report_dir,
     *,
     name: str | None = None,
     formats: Iterable[str] = ("json", "html", "md"),

@@ -12,8 +12,8 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 
+from concdoctor import wording
 from concdoctor.diagnosis import StackSamples
-from concdoctor.render import view
 
 WIDTH = 1064.0  # the card's content width on a desktop page: labels drawn at 1:1
 ROW = 20.0
@@ -30,7 +30,7 @@ PALETTE = {
 @dataclass
 class _Node:
     name: str
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(view.STATES, 0))
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(wording.STATES, 0))
     children: dict[str, _Node] = field(default_factory=dict)
 
     @property
@@ -65,11 +65,11 @@ def build_tree(stacks: tuple[StackSamples, ...]) -> _Node:
     root = _Node("all samples")
     for stack in stacks:
         node = root
-        for state in view.STATES:
+        for state in wording.STATES:
             root.counts[state] += getattr(stack, state)
         for frame in stack.frames[:MAX_DEPTH]:
             node = node.children.setdefault(frame, _Node(frame))
-            for state in view.STATES:
+            for state in wording.STATES:
                 node.counts[state] += getattr(stack, state)
     return root
 
@@ -100,7 +100,7 @@ def _place(node: _Node, x: float, depth: int, scale: float, grand_total: int,
 
 
 def dominant(counts: dict[str, int]) -> str:
-    return max(view.STATES, key=lambda state: counts[state])
+    return max(wording.STATES, key=lambda state: counts[state])
 
 
 def _rect(node: _Node, x: float, y: float, width: float, grand_total: int) -> FlameRect:
@@ -122,8 +122,8 @@ def fit_label(name: str, width: float) -> str:
 
 def _title(node: _Node, grand_total: int) -> str:
     total = node.total
-    shares = " · ".join(
-        f"{view.STATE_LABELS[s]} {view.percent(node.counts[s] / total)}" for s in view.STATES
-    )
+    shares = " · ".join(f"{wording.STATE_LABELS[s]} {wording.percent(node.counts[s] / total)}"
+                        for s in wording.STATES)
     plural = "sample" if total == 1 else "samples"
-    return f"{node.name}\n{total} {plural} ({view.percent(total / grand_total)} of all)\n{shares}"
+    share = wording.percent(total / grand_total)
+    return f"{node.name}\n{total} {plural} ({share} of all)\n{shares}"

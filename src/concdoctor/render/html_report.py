@@ -14,8 +14,9 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
+from concdoctor import wording
 from concdoctor.diagnosis import Diagnosis
-from concdoctor.render import charts, flame, view
+from concdoctor.render import charts, flame
 from concdoctor.render.base import Renderer, register
 from concdoctor.render.json_report import JsonRenderer
 
@@ -48,9 +49,9 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["seconds"] = view.seconds
-    env.filters["percent"] = view.percent
-    env.filters["times"] = view.times
+    env.filters["seconds"] = wording.seconds
+    env.filters["percent"] = wording.percent
+    env.filters["times"] = wording.times
     return env
 
 
@@ -70,31 +71,31 @@ class HtmlRenderer(Renderer):
 def context(d: Diagnosis) -> dict[str, Any]:
     """Everything the template shows, precomputed: the template holds no logic but loops."""
     ev = d.evidence
-    shares = view.shares(ev)
-    rows = view.executor_rows(d)
+    shares = wording.shares(ev)
+    rows = wording.executor_rows(d)
     return {
         "d": d,
         "ev": ev,
         "rec": d.recommendation,
-        "headline": view.headline(d),
-        "kind_text": view.kind_text(d),
-        "status": view.status(d),
-        "status_css": view.status(d).replace(" ", "-"),
-        "speedup_text": view.speedup_text(d),
-        "revision": view.revision_text(d),
-        "failure_text": view.failure_text(d),
-        "degraded": view.degraded_text(ev),
+        "headline": wording.headline(d),
+        "kind_text": wording.kind_text(d),
+        "status": wording.status(d),
+        "status_css": wording.status(d).replace(" ", "-"),
+        "speedup_text": wording.speedup_text(d),
+        "revision": wording.revision_text(d),
+        "failure_text": wording.failure_text(d),
+        "degraded": wording.degraded_text(ev),
         "shares": shares,
         "segments": charts.share_segments(shares) if shares else [],
-        "evidence_rows": view.evidence_rows(ev) if ev else [],
+        "evidence_rows": wording.evidence_rows(ev) if ev else [],
         "rows": rows,
         "chart": charts.executor_chart(rows),
         "flame": flame.layout(ev.stacks) if ev else None,
         "flame_row": flame.ROW,
-        "environment_rows": view.environment_rows(d),
-        "workload": view.workload_text(d),
-        "state_labels": view.STATE_LABELS,
-        "state_meanings": view.STATE_MEANINGS,
-        "created": view.created_text(d) if d.created_at else "",
+        "environment_rows": wording.environment_rows(d),
+        "workload": wording.workload_text(d),
+        "state_labels": wording.STATE_LABELS,
+        "state_meanings": wording.STATE_MEANINGS,
+        "created": wording.created_text(d) if d.created_at else "",
         "data_json": embed_json(JsonRenderer().render(d).strip()),
     }

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from concdoctor import wording
 from concdoctor.diagnosis import Diagnosis, Evidence
-from concdoctor.render import view
 from concdoctor.render.base import Renderer, register
 
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -61,7 +61,7 @@ class MarkdownRenderer(Renderer):
         d = diagnosis
         lines = [f"## concdoctor: {md(d.target)}", ""]
         if d.failure is not None:
-            lines += [f"> **Partial report.** {md(view.failure_text(d))}", ""]
+            lines += [f"> **Partial report.** {md(wording.failure_text(d))}", ""]
         lines += _verdict(d)
         if d.evidence is not None:
             lines += _evidence(d.evidence)
@@ -69,27 +69,27 @@ class MarkdownRenderer(Renderer):
         if d.evidence is not None and d.evidence.top_functions:
             lines += _functions(d.evidence)
         lines += ["### Environment", ""]
-        lines += [*table(["Setting", "Value"], view.environment_rows(d)), ""]
+        lines += [*table(["Setting", "Value"], wording.environment_rows(d)), ""]
         lines += _tail(d)
         return "\n".join(lines).rstrip() + "\n"
 
 
 def _verdict(d: Diagnosis) -> list[str]:
-    state = view.status(d)
-    title = f"### Verdict: {md(view.headline(d))}"
+    state = wording.status(d)
+    title = f"### Verdict: {md(wording.headline(d))}"
     if d.speedup is not None:
-        title += f" — {_BADGES[state]} {md(view.times(d.speedup))}"
+        title += f" — {_BADGES[state]} {md(wording.times(d.speedup))}"
     rows: list[tuple[str, str]] = [
-        ("Bottleneck", view.kind_text(d)),
-        ("Recommendation", view.headline(d)),
-        ("Measured speedup", view.speedup_text(d) if state == "not measured"
-         else f"{view.speedup_text(d)} — {state}"),
-        ("Workload", view.workload_text(d)),
+        ("Bottleneck", wording.kind_text(d)),
+        ("Recommendation", wording.headline(d)),
+        ("Measured speedup", wording.speedup_text(d) if state == "not measured"
+         else f"{wording.speedup_text(d)} — {state}"),
+        ("Workload", wording.workload_text(d)),
     ]
     rec = d.recommendation
     if rec is not None:
         rows.append(("Rule", f"{rec.rule}: {rec.reason}"))
-        revision = view.revision_text(d)
+        revision = wording.revision_text(d)
         if revision:
             rows.append(("Revised", revision))
         if rec.advice:
@@ -101,25 +101,25 @@ def _verdict(d: Diagnosis) -> list[str]:
 
 def _evidence(ev: Evidence) -> list[str]:
     lines = ["### Evidence", ""]
-    degraded = view.degraded_text(ev)
+    degraded = wording.degraded_text(ev)
     if degraded:
         lines += [f"> ⚠️ {md(degraded)}", ""]
     rows = []
-    shares = view.shares(ev)
+    shares = wording.shares(ev)
     if shares is not None:
         rows.append(("Time shares", " · ".join(
-            f"{view.STATE_LABELS[s]} {view.percent(v)}" for s, v in shares.items())))
-    rows += view.evidence_rows(ev)
+            f"{wording.STATE_LABELS[s]} {wording.percent(v)}" for s, v in shares.items())))
+    rows += wording.evidence_rows(ev)
     return lines + table(["Measure", "Value"], rows) + [""]
 
 
 def _executors(d: Diagnosis) -> list[str]:
-    rows = view.executor_rows(d)
+    rows = wording.executor_rows(d)
     if not rows:
         return []
     body = [
         (("**" + md(r.label) + "**") if r.recommended else md(r.label),
-         view.seconds(r.median_seconds), view.times(r.speedup), r.verdict)
+         wording.seconds(r.median_seconds), wording.times(r.speedup), r.verdict)
         for r in rows
     ]
     lines = ["### Executors measured", ""]
@@ -133,7 +133,8 @@ def _executors(d: Diagnosis) -> list[str]:
 def _functions(ev: Evidence) -> list[str]:
     rows = [
         (f.name, f"{f.file}:{f.line}" if f.file else "–", f.calls,
-         view.seconds(f.cpu_seconds), view.seconds(f.wall_seconds), "yes" if f.builtin else "")
+         wording.seconds(f.cpu_seconds), wording.seconds(f.wall_seconds),
+         "yes" if f.builtin else "")
         for f in ev.top_functions
     ]
     header = ["Function", "Location", "Calls", "CPU", "Wall", "Builtin"]
@@ -153,6 +154,6 @@ def _tail(d: Diagnosis) -> list[str]:
     if d.command:
         lines += ["### Reproduce", "", f"<pre><code>{html_escape(d.command)}</code></pre>", ""]
     if d.created_at:
-        lines += [f"<sub>Report created {md(view.created_text(d))}, schema version "
+        lines += [f"<sub>Report created {md(wording.created_text(d))}, schema version "
                   f"{d.schema_version}.</sub>", ""]
     return lines

@@ -17,12 +17,11 @@ import json
 import re
 from typing import Any
 
+from concdoctor import wording
 from concdoctor.diagnosis import Diagnosis, StackSamples
 
 SCHEMA = "https://www.speedscope.app/file-format-schema.json"
 _FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
-_STATE_PROFILES = (("idle", "idle (waiting)"), ("gil", "GIL held"),
-                   ("released", "GIL released"))
 
 
 def has_stacks(diagnosis: Diagnosis) -> bool:
@@ -54,7 +53,7 @@ def to_speedscope(diagnosis: Diagnosis) -> str:
         for frame in stack.frames:
             index.setdefault(frame, len(index))
     profiles = [_profile(f"{diagnosis.target}: all samples", stacks, index, None)]
-    for state, label in _STATE_PROFILES:
+    for state, label in wording.STATE_LABELS.items():
         if any(getattr(s, state) for s in stacks):
             profiles.append(_profile(f"{diagnosis.target}: {label}", stacks, index, state))
     document = {

@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
+from concdoctor import wording
 from concdoctor.diagnosis import Diagnosis, Evidence
-from concdoctor.render import view
 from concdoctor.render.base import Renderer, register
 
 if TYPE_CHECKING:
@@ -62,10 +62,10 @@ def _renderables(d: Diagnosis) -> list[RenderableType]:
         parts.append(_evidence(d.evidence))
         if d.evidence.top_functions:
             parts.append(_functions(d.evidence))
-    rows = view.executor_rows(d)
+    rows = wording.executor_rows(d)
     if rows:
         parts.append(_executors(d, rows))
-    parts.append(Text(view.environment_summary(d), style="dim"))
+    parts.append(Text(wording.environment_summary(d), style="dim"))
     parts += _tail(d)
     return parts
 
@@ -83,23 +83,23 @@ def _verdict(d: Diagnosis) -> RenderableType:
     from rich.panel import Panel
     from rich.text import Text
 
-    state = view.status(d)
+    state = wording.status(d)
     grid = _grid()
-    grid.add_row("Bottleneck", Text(view.kind_text(d), style="bold cyan"))
-    grid.add_row("Recommended", Text(view.headline(d), style="bold"))
-    speed = Text(view.speedup_text(d))
+    grid.add_row("Bottleneck", Text(wording.kind_text(d), style="bold cyan"))
+    grid.add_row("Recommended", Text(wording.headline(d), style="bold"))
+    speed = Text(wording.speedup_text(d))
     if state != "not measured":
         speed.append("  " + _STATUS_MARK[state], style=_STATUS_STYLE[state])
     grid.add_row("Speedup", speed)
     rec = d.recommendation
     if rec is not None:
         grid.add_row("Rule", Text.assemble((rec.rule, "magenta"), "\n", rec.reason))
-        revision = view.revision_text(d)
+        revision = wording.revision_text(d)
         if revision:
             grid.add_row("Revised", Text(revision, style="yellow"))
         if rec.advice:
             grid.add_row("Advice", Text(rec.advice))
-    grid.add_row("Workload", Text(view.workload_text(d)))
+    grid.add_row("Workload", Text(wording.workload_text(d)))
     if d.failure is not None:
         stopped = f"during {d.failure.phase}: {d.failure.message}"
         grid.add_row("Stopped", Text(stopped, style="bold red"))
@@ -125,7 +125,7 @@ def share_bar(shares: dict[str, float], width: int = _BAR_WIDTH) -> Any:
     for state, value in shares.items():
         glyph, style = _GLYPHS[state]
         bar.append(f"{glyph} ", style=style)
-        bar.append(f"{view.STATE_LABELS[state]} {view.percent(value)}   ")
+        bar.append(f"{wording.STATE_LABELS[state]} {wording.percent(value)}   ")
     return bar
 
 
@@ -134,12 +134,12 @@ def _evidence(ev: Evidence) -> RenderableType:
     from rich.text import Text
 
     grid = _grid()
-    shares = view.shares(ev)
+    shares = wording.shares(ev)
     if shares is not None:
         grid.add_row("Time shares", share_bar(shares))
-    for label, value in view.evidence_rows(ev):
+    for label, value in wording.evidence_rows(ev):
         grid.add_row(label, Text(value))
-    degraded = view.degraded_text(ev)
+    degraded = wording.degraded_text(ev)
     if degraded:
         grid.add_row("Degraded", Text(degraded, style="yellow"))
     return Panel(grid, title="Evidence", title_align="left", border_style="dim")
@@ -157,12 +157,12 @@ def _functions(ev: Evidence) -> RenderableType:
     table.add_column("Builtin", justify="center")
     for f in ev.top_functions:
         location = f"{f.file}:{f.line}" if f.file else "–"
-        table.add_row(Text(f.name), Text(location), str(f.calls), view.seconds(f.cpu_seconds),
-                      view.seconds(f.wall_seconds), "yes" if f.builtin else "")
+        table.add_row(Text(f.name), Text(location), str(f.calls), wording.seconds(f.cpu_seconds),
+                      wording.seconds(f.wall_seconds), "yes" if f.builtin else "")
     return table
 
 
-def _executors(d: Diagnosis, rows: list[view.ExecutorRow]) -> RenderableType:
+def _executors(d: Diagnosis, rows: list[wording.ExecutorRow]) -> RenderableType:
     from rich.table import Table
     from rich.text import Text
 
@@ -173,8 +173,8 @@ def _executors(d: Diagnosis, rows: list[view.ExecutorRow]) -> RenderableType:
     table.add_column("Outcome", overflow="fold")
     for r in rows:
         style = "bold green" if r.recommended else ("dim" if r.skipped else "")
-        table.add_row(Text(r.label, style=style), view.seconds(r.median_seconds),
-                      view.times(r.speedup), Text(r.verdict, style=style))
+        table.add_row(Text(r.label, style=style), wording.seconds(r.median_seconds),
+                      wording.times(r.speedup), Text(r.verdict, style=style))
     note = d.confirmation.note if d.confirmation else None
     if note:
         table.caption = Text(note)

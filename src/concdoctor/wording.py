@@ -1,8 +1,11 @@
-"""What every report says, worded once: the renderers differ only in markup.
+"""What concdoctor says, worded once: the renderers and the pytest plugin differ only
+in markup.
 
 These pure functions turn a :class:`Diagnosis` into short plain strings and rows. The
-terminal, Markdown and HTML renderers all read from here, so the verdict, the numbers
-and the explanation of why an executor lost are worded the same in every format. Every
+terminal, Markdown and HTML renderers and the plugin's assertion messages all read from
+here, so the verdict, the numbers and the explanation of why an executor lost are worded
+the same everywhere. Reports use typographic signs (``2.00×``, ``–`` for nothing); the
+plugin's messages, read in CI logs, ask for ``plain=True`` (``2.00x``, ``n/a``). Every
 function copes with a partial report (any of evidence, classification, recommendation
 or confirmation missing) and with degraded evidence (fractions ``None``).
 """
@@ -48,13 +51,18 @@ class ExecutorRow:
 
     @property
     def label(self) -> str:
-        if self.executor == "sequential" or self.workers <= 0:
-            return self.executor
         chunk = f", chunksize {self.chunksize}" if self.chunksize > 1 else ""
-        return f"{self.executor} × {self.workers}{chunk}"
+        return pool(self.executor, self.workers) + (chunk if self.workers > 0 else "")
 
 
 # -- numbers ------------------------------------------------------------------------------
+def pool(executor: str, workers: int | None, *, plain: bool = False) -> str:
+    """An executor and its size: ``thread × 8`` (``thread x8`` plain); sequential alone."""
+    if executor == "sequential" or not workers or workers <= 0:
+        return executor
+    return f"{executor} x{workers}" if plain else f"{executor} × {workers}"
+
+
 def seconds(value: float | None) -> str:
     """Durations with a unit a human reads at a glance: 2.40 s, 300 ms, 120 µs."""
     if value is None:
@@ -70,12 +78,16 @@ def seconds(value: float | None) -> str:
     return "0 s"
 
 
-def percent(fraction: float | None) -> str:
-    return "–" if fraction is None else f"{fraction * 100:.0f}%"
+def percent(fraction: float | None, *, plain: bool = False) -> str:
+    if fraction is None:
+        return "n/a" if plain else "–"
+    return f"{fraction * 100:.0f}%"
 
 
-def times(factor: float | None) -> str:
-    return "–" if factor is None else f"{factor:.2f}×"
+def times(factor: float | None, *, plain: bool = False) -> str:
+    if factor is None:
+        return "n/a" if plain else "–"
+    return f"{factor:.2f}x" if plain else f"{factor:.2f}×"
 
 
 # -- verdict ------------------------------------------------------------------------------

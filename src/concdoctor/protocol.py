@@ -1,0 +1,224 @@
+"""What concdoctor and its child runner say to each other, typed, and its one encoding.
+
+Every message is a frozen dataclass. Requests go from concdoctor to the child (run the
+baseline, run a trial, profile with yappi, exit); answers come back (ready, the
+baseline's numbers, a trial's time, yappi's rows, or a failure). Both sides encode and
+decode here, one JSON object per line, so a renamed field fails in the unit tests, not
+at the far end of a pipe.
+
+The child is started with the same interpreter, but imports ``concdoctor`` from its own
+``sys.path`` (the user's folder comes first), so it may find another copy. Its first
+answer, :class:`Ready`, carries :data:`PROTOCOL_VERSION` and where it was imported from;
+a mismatch ends the run with a message that says which copy was found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar, Union
+
+from concdoctor.diagnosis import Failure, FunctionStat
+from concdoctor.errors import UsageError
+
+PROTOCOL_VERSION = 1
+
+
+class ProtocolError(UsageError):
+    """A line that is not a message of this protocol version: the child imported another
+    copy of concdoctor (exit code 2, the fix is in the user's environment)."""
+
+
+# -- requests: concdoctor -> child -------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunBaseline:
+    """Run every task once, sequentially, timing each."""
+
+    TYPE: ClassVar[str] = "run_baseline"
+    phase: ClassVar[str] = "baseline"
+
+
+@dataclass(frozen=True)
+class RunTrial:
+    """Run the whole batch once on ``executor``."""
+
+    executor: str
+    workers: int
+    chunksize: int = 1
+    TYPE: ClassVar[str] = "run_trial"
+
+    @property
+    def phase(self) -> str:
+        return f"confirm:{self.executor}"
+
+
+@dataclass(frozen=True)
+class RunYappi:
+    """Profile a few tasks with yappi within ``budget`` seconds; the child exits after."""
+
+    budget: float
+    TYPE: ClassVar[str] = "run_yappi"
+    phase: ClassVar[str] = "yappi"
+
+
+@dataclass(frozen=True)
+class Exit:
+    TYPE: ClassVar[str] = "exit"
+    phase: ClassVar[str] = "exit"
+
+
+# -- answers: child -> concdoctor --------------------------------------------------------
+
+@dataclass(frozen=True)
+class Ready:
+    """The target and its inputs are resolved; the worker thread is named for py-spy."""
+
+    protocol: int
+    location: str
+    pid: int
+    thread_id: int
+    thread_ident: int
+    tasks: int
+    is_coroutine: bool
+    input_source: str
+    start_method: str
+    TYPE: ClassVar[str] = "ready"
+
+
+@dataclass(frozen=True)
+class BaselineDone:
+    """The sequential baseline: per-task wall times and the worker's CPU accounting."""
+
+    wall_seconds: float
+    task_seconds: tuple[float, ...]
+    cpu_seconds: float
+    thread_cpu_seconds: float
+    voluntary_switches: int
+    involuntary_switches: int
+    run_delay_seconds: float
+    process_problem: str | None = None
+    """Why the batch cannot be shipped to a process pool, or None."""
+    TYPE: ClassVar[str] = "baseline_done"
+
+
+@dataclass(frozen=True)
+class TrialDone:
+    """One run of the whole batch: its seconds, or why the executor could not run it."""
+
+    executor: str
+    seconds: float | None = None
+    skipped: str | None = None
+    """The executor cannot run this batch (pickling, Python version): why."""
+    raised: str | None = None
+    """The target raised on this executor: the exception, in one line."""
+    TYPE: ClassVar[str] = "trial_done"
+
+
+@dataclass(frozen=True)
+class YappiDone:
+    available: bool
+    reason: str | None = None
+    functions: tuple[FunctionStat, ...] = ()
+    tasks: int = 0
+    TYPE: ClassVar[str] = "yappi_done"
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The child could not do what was asked.
+
+    ``category`` is ``usage`` (the target or inputs cannot be resolved: the user's
+    mistake, exit code 2), ``target`` (the target's module raised while importing) or
+    ``raised`` (the target raised on a task: ``index`` and ``input`` say which).
+    """
+
+    category: str
+    phase: str
+    message: str
+    detail: str | None = None
+    index: int | None = None
+    input: str | None = None
+    TYPE: ClassVar[str] = "failed"
+
+    def text(self) -> str:
+        if self.index is None:
+            return self.message
+        return f"the target raised on input #{self.index} ({self.input}): {self.message}"
+
+    def failure(self) -> Failure:
+        return Failure(self.phase, self.text(), self.detail)
+
+
+Request = Union[RunBaseline, RunTrial, RunYappi, Exit]
+Answer = Union[Ready, BaselineDone, TrialDone, YappiDone, Failed]
+Message = Union[Request, Answer]
+
+_TYPES: dict[str, type[Any]] = {cls.TYPE: cls for cls in (
+    RunBaseline, RunTrial, RunYappi, Exit, Ready, BaselineDone, TrialDone, YappiDone, Failed)}
+_NESTED: dict[str, type[Any]] = {"functions": FunctionStat}
+"""Fields whose items are dataclasses of their own."""
+
+
+def encode(message: Message) -> str:
+    """One line of JSON (no newline). Values JSON cannot hold are sent as their repr."""
+    data = {"type": message.TYPE, **dataclasses.asdict(message)}
+    return json.dumps(data, default=repr, allow_nan=True)
+
+
+def decode(line: str | bytes) -> Message:
+    """The message on ``line``; :class:`ProtocolError` for anything else."""
+    try:
+        data = json.loads(line)
+    except ValueError as exc:
+        raise ProtocolError(f"not a protocol message ({exc}): {_short(line)}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(f"not a protocol message: {_short(line)}")
+    kind = data.pop("type", None)
+    if kind == Ready.TYPE and data.get("protocol") != PROTOCOL_VERSION:
+        raise ProtocolError(_mismatch(data))
+    cls = _TYPES.get(kind)
+    if cls is None:
+        raise ProtocolError(f"unknown message type in {_short(line)}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ProtocolError(f"{cls.TYPE} has no field {unknown[0]!r}")
+    try:
+        return cls(**{key: _value(key, value) for key, value in data.items()})
+    except TypeError as exc:
+        raise ProtocolError(f"{cls.TYPE}: {exc}") from None
+
+
+def _value(key: str, value: Any) -> Any:
+    if not isinstance(value, list):
+        return value
+    nested = _NESTED.get(key)
+    if nested is None:
+        return tuple(value)
+    return tuple(nested(**item) for item in value)
+
+
+def _short(line: str | bytes, limit: int = 120) -> str:
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _mismatch(ready: dict[str, Any]) -> str:
+    from concdoctor import __file__ as here
+
+    return (f"the child process imported concdoctor from {ready.get('location', '?')}, which "
+            f"speaks protocol {ready.get('protocol', '?')}, while this concdoctor ({here}) "
+            f"speaks {PROTOCOL_VERSION}: remove the other copy from the target's sys.path, "
+            "or install the same version there")
+
+
+# -- frames: how the parent recognises the child's own code in sampled stacks -------------
+
+TASK_FRAME = "_concdoctor_task"
+"""The child's function around every baseline call: samples outside it are not a task's."""
+WAIT_FRAME = "_concdoctor_wait"
+"""The child's function around every wait for the parent: samples in it are never a task's."""
+WRAPPER_FILE = "concdoctor/executors.py"
+"""The file of the ``Task`` wrapper between the task frame and the user's function."""

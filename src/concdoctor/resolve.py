@@ -1,0 +1,166 @@
+"""Inside the child: the target function and its inputs, found from their names.
+
+Only the child imports the user's code. Every problem here is a :class:`ResolveError`
+whose ``category`` says whose fault it is: ``usage`` (a wrong name, a wrong signature,
+no inputs: exit code 2) or ``target`` (the user's module raised while importing).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from concdoctor import executors
+from concdoctor.target import Job, TargetSpec
+
+
+class ResolveError(Exception):
+    """The target or inputs cannot be resolved; ``category`` says whose fault."""
+
+    def __init__(self, message: str, category: str = "usage", detail: str | None = None):
+        super().__init__(message)
+        self.category = category
+        self.detail = detail
+
+
+@dataclass
+class Resolved:
+    task: executors.Task
+    items: Sequence[Any]
+    input_source: str
+
+
+def resolve_job(job: Job) -> Resolved:
+    for entry in reversed(job.extra_sys_path):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    func = _load_attribute(job.target, what="target")
+    if not callable(func):
+        raise ResolveError(f"target {job.target.text!r} is {type(func).__name__}, "
+                           "not a function: name a callable after the ':'")
+    spec = job.inputs
+    if spec.repeat is not None:
+        items: list[Any] = [None] * int(spec.repeat)
+        source = "repeat"
+    elif spec.source is not None:
+        items, source = _load_inputs(spec.source), "inputs_from"
+    else:
+        items, source = list(spec.items or ()), "inputs"
+    return Resolved(make_task(func, pass_item=source != "repeat"), items, source)
+
+
+def make_task(func: Callable[..., Any], *, pass_item: bool) -> executors.Task:
+    _check_signature(func, pass_item)
+    is_coroutine = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        getattr(func, "__call__", None))
+    return executors.Task(func, pass_item=pass_item, is_coroutine=is_coroutine)
+
+
+def _check_signature(func: Callable[..., Any], pass_item: bool) -> None:
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return  # some builtins have no signature: let the call decide
+    try:
+        signature.bind(None) if pass_item else signature.bind()
+    except TypeError:
+        name = getattr(func, "__qualname__", repr(func))
+        how = ("one argument per task (one item of the inputs)" if pass_item
+               else "no arguments (--repeat)")
+        if not pass_item:
+            fix = "pass --inputs or --inputs-from to give it an argument"
+        elif not signature.parameters:
+            fix = "use --repeat N for a function without arguments"
+        else:
+            fix = ("wrap it in a function of one argument (e.g. a tuple of its arguments) "
+                   "and profile that")
+        raise ResolveError(f"{name}{signature} cannot be called with {how}; {fix}") from None
+
+
+def _load_attribute(spec: TargetSpec, *, what: str) -> Any:
+    module = _import(spec, what=what)
+    value: Any = module
+    for part in spec.attribute.split("."):
+        try:
+            value = getattr(value, part)
+        except AttributeError:
+            names = sorted(n for n, v in vars(module).items()
+                           if callable(v) and not n.startswith("_"))[:12]
+            raise ResolveError(
+                f"{what} {spec.text!r}: {module.__name__!r} has no attribute "
+                f"{spec.attribute!r}; it has: {', '.join(names) or 'no public callables'}"
+            ) from None
+    return value
+
+
+def _import(spec: TargetSpec, *, what: str) -> Any:
+    try:
+        if spec.path:
+            return _import_path(spec.path)
+        assert spec.module is not None
+        return importlib.import_module(spec.module)
+    except ResolveError:
+        raise
+    except ModuleNotFoundError as exc:
+        wanted = spec.module or ""
+        if exc.name and (wanted == exc.name or wanted.startswith(exc.name + ".")):
+            raise ResolveError(
+                f"{what} {spec.text!r}: module {exc.name!r} not found; run from the "
+                "directory that contains it, install it, or use path/to/file.py:func"
+            ) from None
+        raise ResolveError(f"importing {what} {spec.text!r} failed: {exc}",
+                           "target", traceback.format_exc()) from None
+    except SyntaxError as exc:
+        raise ResolveError(
+            f"{what} {spec.text!r}: syntax error in {exc.filename}:{exc.lineno}: {exc.msg}; "
+            "fix the file and run again"
+        ) from None
+    except BaseException as exc:  # the module's own code raised while importing
+        raise ResolveError(f"importing {what} {spec.text!r} raised "
+                           f"{type(exc).__name__}: {exc}", "target",
+                           traceback.format_exc()) from None
+
+
+def _import_path(path: str) -> Any:
+    """Import a file as a top-level module named after it, importable again by workers."""
+    directory, filename = os.path.split(path)
+    name = os.path.splitext(filename)[0]
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    existing = sys.modules.get(name)
+    if existing is not None and getattr(existing, "__file__", None) == path:
+        return existing
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ResolveError(f"cannot import {path!r} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _load_inputs(spec: TargetSpec) -> list[Any]:
+    value = _load_attribute(spec, what="--inputs-from")
+    if callable(value):
+        try:
+            value = value()
+        except Exception as exc:
+            raise ResolveError(f"--inputs-from {spec.text!r} raised {type(exc).__name__}: "
+                               f"{exc}", "target", traceback.format_exc()) from None
+    try:
+        items = list(value)
+    except TypeError:
+        raise ResolveError(f"--inputs-from {spec.text!r} gave {type(value).__name__}, "
+                           "not an iterable: return a list of inputs") from None
+    if not items:
+        raise ResolveError(f"--inputs-from {spec.text!r} gave no items")
+    return items
+
+
