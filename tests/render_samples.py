@@ -22,6 +22,7 @@ from concdoctor.diagnosis import (
     Failure,
     FunctionStat,
     Recommendation,
+    ResultsCheck,
     StackSamples,
     Workload,
 )
@@ -163,7 +164,8 @@ def hostile() -> Diagnosis:
         evidence=ev,
         classification=Classification("python_cpu_bound", 0.9, (HOSTILE,)),
         recommendation=Recommendation("process", 2, f"rule-{PIPE}", f"because {HOSTILE}",
-                                      advice=HOSTILE),
+                                      advice=HOSTILE,
+                                      snippet=f"# {HOSTILE}\n```\n{TICKS} {PIPE}\n"),
         confirmation=base.confirmation,
         failure=Failure(f"confirm {PIPE}", f"ValueError: {HOSTILE}\n{PIPE}",
                         f"Traceback\n{HOSTILE}\n</pre></details>"),
@@ -173,8 +175,44 @@ def hostile() -> Diagnosis:
     )
 
 
+SNIPPET = """from concurrent.futures import ThreadPoolExecutor
+
+from examples.shared_state import remember
+
+with ThreadPoolExecutor(max_workers=16) as pool:
+    results = list(pool.map(remember, range(16)))
+"""
+
+
+def unsafe() -> Diagnosis:
+    """Threads changed the results: revised to processes, with the code to apply it."""
+    base = complete()
+    differ = ResultsCheck("differ", tasks=(0, 1, 2), differing=15, first_input="0",
+                          expected="0", got="30")
+    results = (ExecutorResult("thread", 16, (0.03,), 0.03, 10.7, check=differ),
+               ExecutorResult("process", 2, (0.18, 0.19), 0.185, 1.73,
+                              check=ResultsCheck("same")),
+               ExecutorResult("asyncio", 16, skipped="asyncio needs an async def function"))
+    conf = Confirmation(baseline_seconds=0.32, recommended_seconds=0.185, speedup=1.73,
+                        confirmed=True, trials=2,
+                        executors={"sequential": 0.32, "thread": 0.03, "process": 0.185},
+                        results=results)
+    rec = Recommendation("process", 2, "measured-fastest",
+                         "process with 2 workers ran the batch 1.73x faster than sequential",
+                         revised_from="thread", revised_from_rule="io-threads",
+                         revision_reason="thread changed the results of 15 tasks",
+                         min_speedup=1.1, snippet=SNIPPET.replace("Thread", "Process"))
+    return Diagnosis(target="examples.shared_state:remember",
+                     workload=Workload(tasks=16, input_source="inputs_from",
+                                       inputs_from="examples.shared_state:INPUTS"),
+                     environment=base.environment, evidence=base.evidence,
+                     classification=Classification("io_bound", 0.97), recommendation=rec,
+                     confirmation=conf, created_at=base.created_at)
+
+
 ALL = {
     "complete": complete,
+    "unsafe": unsafe,
     "degraded": degraded,
     "partial": partial,
     "not_confirmed": not_confirmed,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from concdoctor.confirm import Candidate, Skipped, confirm
 from concdoctor.diagnosis import Recommendation
 
@@ -128,3 +130,166 @@ def test_no_challenge_from_a_pool_the_model_cannot_help() -> None:
                        alternatives=[Candidate("thread", 8)],
                        expected={"process": 2.0, "thread": 1.0})
     assert calls == ["process"] * 3 and final.executor == "process"
+
+
+# -- every revision path, with 1, 2 and 3 trials, adaptive or not ---------------------------
+
+from concdoctor.confirm import MEASURED_FASTEST, MEASURED_SEQUENTIAL, Trial  # noqa: E402
+from concdoctor.diagnosis import ResultsCheck  # noqa: E402
+
+SAME = ResultsCheck("same")
+DIFFER = ResultsCheck("differ", tasks=(0, 3), differing=2, first_input="0", expected="0",
+                      got="30")
+RAISED = ResultsCheck("raised", got="AttributeError: 'NoneType' object has no attribute 'x'")
+
+
+def checked(times: dict[str, object]):
+    """A stub whose values are seconds, a skip reason, or (seconds, check)."""
+    calls: list[str] = []
+
+    def measure(executor: str, workers: int, chunksize: int) -> Trial:
+        calls.append(executor)
+        value = times[executor]
+        if isinstance(value, str):
+            raise Skipped(value)
+        if isinstance(value, tuple):
+            return Trial(*value)
+        return Trial(float(value), SAME)  # type: ignore[arg-type]
+
+    return measure, calls
+
+
+TRIALS = [pytest.param(n, adaptive, id=f"{n}-trials{'-adaptive' if adaptive else ''}")
+          for n in (1, 2, 3) for adaptive in (False, True)]
+
+
+def run(advised: Recommendation, times: dict[str, object], trials: int, adaptive: bool,
+        baseline: float = 2.0, **kwargs):
+    measure, calls = checked(times)
+    result, final = confirm(advised, baseline_seconds=baseline, measure=measure,
+                            alternatives=ALTERNATIVES, trials=trials, adaptive=adaptive,
+                            **kwargs)
+    return result, final, calls
+
+
+@pytest.mark.parametrize(("trials", "adaptive"), TRIALS)
+def test_path_advice_holds(trials: int, adaptive: bool) -> None:
+    result, final, calls = run(advice("thread"), {"thread": 0.2}, trials, adaptive)
+    assert final.executor == "thread" and final.revised_from is None and result.confirmed
+    assert calls == ["thread"] * (1 if adaptive else trials)
+    assert result.trials == len(calls) and result.recommended_seconds == 0.2
+
+
+@pytest.mark.parametrize(("trials", "adaptive"), TRIALS)
+def test_path_short_advice_revised_to_the_fastest(trials: int, adaptive: bool) -> None:
+    result, final, _ = run(advice("asyncio"), {"asyncio": 2.0, "thread": 0.25, "process": 1.1},
+                           trials, adaptive)
+    assert (final.executor, final.rule, final.revised_from) == ("thread", MEASURED_FASTEST,
+                                                                "asyncio")
+    assert final.revised_from_rule == "r" and "8.00x" in final.reason
+    assert "asyncio measured 1.00x" in (final.revision_reason or "")
+    assert final.reason != "why" and final.advice is None  # nothing of the old rule's text
+    assert result.confirmed and result.speedup == 8.0
+
+
+@pytest.mark.parametrize(("trials", "adaptive"), TRIALS)
+def test_path_nothing_beats_sequential(trials: int, adaptive: bool) -> None:
+    result, final, _ = run(advice("process", 1.3),
+                           {"process": 2.2, "thread": 2.1, "asyncio": "not a coroutine"},
+                           trials, adaptive)
+    assert (final.executor, final.rule, final.revised_from) == ("sequential",
+                                                                MEASURED_SEQUENTIAL, "process")
+    assert "stays sequential" in final.reason and "0.91x" in final.reason
+    assert result.recommended_seconds == 2.0 and result.speedup == 1.0  # the baseline's time
+    assert result.confirmed
+
+
+@pytest.mark.parametrize(("trials", "adaptive"), TRIALS)
+def test_path_skipped_advice(trials: int, adaptive: bool) -> None:
+    _, final, calls = run(advice("process", 1.3),
+                          {"process": "cannot pickle", "thread": 1.0, "asyncio": "n/a"},
+                          trials, adaptive)
+    assert final.executor == "thread" and calls.count("process") == 1
+    assert "skipped (cannot pickle)" in (final.revision_reason or "")
+
+
+@pytest.mark.parametrize(("trials", "adaptive"), TRIALS)
+def test_path_advice_that_changes_the_results(trials: int, adaptive: bool) -> None:
+    result, final, calls = run(advice("thread"),
+                               {"thread": (0.1, DIFFER), "process": 1.0, "asyncio": "n/a"},
+                               trials, adaptive)
+    assert calls.count("thread") == 1  # one unsafe trial is enough
+    assert (final.executor, final.rule, final.revised_from) == ("process", MEASURED_FASTEST,
+                                                                "thread")
+    assert "changed the results of 2 tasks" in (final.revision_reason or "")
+    thread = next(r for r in result.results if r.executor == "thread")
+    assert thread.unsafe and thread.speedup == 20.0  # the fastest, and never the advice
+    assert result.executors["thread"] == 0.1
+
+
+@pytest.mark.parametrize(("trials", "adaptive"), TRIALS)
+def test_path_advice_that_raises(trials: int, adaptive: bool) -> None:
+    _, final, _ = run(advice("thread"),
+                      {"thread": (None, RAISED), "process": 1.0, "asyncio": "n/a"},
+                      trials, adaptive)
+    assert final.executor == "process"
+    assert "raised where sequential did not" in (final.revision_reason or "")
+
+
+@pytest.mark.parametrize(("trials", "adaptive"), TRIALS)
+def test_path_every_pool_unsafe(trials: int, adaptive: bool) -> None:
+    result, final, _ = run(advice("thread"),
+                           {"thread": (0.1, DIFFER), "process": (0.9, DIFFER),
+                            "asyncio": "n/a"}, trials, adaptive)
+    assert (final.executor, final.rule) == ("sequential", MEASURED_SEQUENTIAL)
+    assert result.recommended_seconds == 2.0 and result.confirmed
+
+
+@pytest.mark.parametrize(("trials", "adaptive"), TRIALS)
+def test_path_short_advice_kept_when_still_the_best(trials: int, adaptive: bool) -> None:
+    result, final, _ = run(advice("thread", 2.0), {"thread": 1.5, "process": 1.6,
+                                                   "asyncio": "n/a"}, trials, adaptive)
+    assert final.executor == "thread" and final.revised_from is None
+    assert not result.confirmed  # 1.33x, short of the rule's 2x, but nothing beat it
+
+
+@pytest.mark.parametrize(("trials", "adaptive"), TRIALS)
+def test_path_overtaken_by_a_challenger(trials: int, adaptive: bool) -> None:
+    measure, calls = checked({"thread": 1.2, "process": 0.95})
+    result, final = confirm(advice("thread", 1.3), baseline_seconds=2.0, measure=measure,
+                            alternatives=ALTERNATIVES[1:], expected=MODEL, trials=trials,
+                            adaptive=adaptive)
+    # with one trial asked for, one trial of each is all the evidence there is
+    assert calls.count("process") == trials
+    assert (final.executor, final.rule, final.revised_from) == ("process", MEASURED_FASTEST,
+                                                                "thread")
+    assert "held at 1.67x" in (final.revision_reason or "") and result.confirmed
+
+
+@pytest.mark.parametrize(("trials", "adaptive"), TRIALS)
+def test_path_sequential_advice_loses(trials: int, adaptive: bool) -> None:
+    result, final, calls = run(advice("sequential"), {"sequential": 1.0, "thread": 0.5},
+                               trials, adaptive, baseline=1.0)
+    assert calls.count("thread") == trials  # a probe, then the rest of the trials
+    assert (final.executor, final.rule, final.revised_from) == ("thread", MEASURED_FASTEST,
+                                                                "sequential")
+    assert "the rules said sequential (r)" in (final.revision_reason or "")
+    assert "stays sequential" not in final.reason and final.advice is None
+    assert result.speedup == 2.0
+
+
+@pytest.mark.parametrize(("trials", "adaptive"), TRIALS)
+def test_path_sequential_advice_stays(trials: int, adaptive: bool) -> None:
+    result, final, calls = run(advice("sequential"), {"sequential": 1.0, "thread": 0.98},
+                               trials, adaptive, baseline=1.0)
+    assert final.executor == "sequential" and final.rule == "r" and result.confirmed
+    assert calls.count("thread") == 1
+    assert result.recommended_seconds == 1.0
+
+
+def test_an_unsettled_advice_gets_more_trials_when_adaptive() -> None:
+    """1.4x against a minimum of 1.3: close, so the median of three decides."""
+    measure, calls = checked({"process": 2.0 / 1.4})
+    confirm(advice("process", 1.3), baseline_seconds=2.0, measure=measure, alternatives=[],
+            trials=3, adaptive=True)
+    assert calls == ["process"] * 3

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -433,3 +434,34 @@ def test_atomic_write_interrupted_keeps_old_file(
 def test_slug(target: str, slug: str) -> None:
     assert files.slug(target) == slug
 
+
+
+@pytest.mark.parametrize("name", ["terminal", "markdown", "html", "json"])
+def test_every_report_ends_with_the_code_to_apply_it(name: str) -> None:
+    d = samples.unsafe()
+    out = samples.render(get_renderer(name), d)
+    code_line = "results = list(pool.map(remember, range(16)))"
+    assert code_line in (out if name != "json" else json.loads(out)["recommendation"]["snippet"])
+    if name != "json":
+        assert out.index("Apply it") > out.index("Executors measured")
+
+
+@pytest.mark.parametrize("name", ["terminal", "markdown", "html"])
+def test_an_executor_that_changed_the_results_is_marked_unsafe(name: str) -> None:
+    out = samples.render(get_renderer(name), samples.unsafe())
+    assert "unsafe: changed the results of 15 tasks" in out
+    assert "sequential gave 0, thread gave 30" in out
+
+
+def test_the_html_snippet_is_one_selectable_block() -> None:
+    html = get_renderer("html").render(samples.unsafe())
+    assert '<pre class="snippet"><code>' in html and "user-select: all" in html
+
+
+def test_a_snippet_keeps_its_backticks_inside_a_longer_fence() -> None:
+    d = samples.unsafe()
+    code = "x = 1  # ```not a fence```\n"
+    out = get_renderer("md").render(replace(d, recommendation=replace(
+        d.recommendation, snippet=code)))
+    block = out.split("````python\n", 1)[1].split("\n````", 1)[0]
+    assert block == code.rstrip()

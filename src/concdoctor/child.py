@@ -20,7 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from concdoctor import executors, protocol, tracing
+from concdoctor import executors, protocol, results, statecheck, tracing
+from concdoctor.diagnosis import ResultsCheck
 from concdoctor.protocol import (
     BaselineDone,
     Exit,
@@ -52,6 +53,9 @@ class Channel:
     def receive(self) -> protocol.Message:
         line = self.commands.readline()
         return protocol.decode(line) if line else Exit()
+
+    def fds(self) -> tuple[int, int]:
+        return self.commands.fileno(), self.answers.fileno()
 
 
 def allow_tracer(pid: int) -> None:
@@ -92,13 +96,61 @@ def _thread_counters() -> tuple[float, int, int, float]:
     return time.thread_time(), usage.ru_nvcsw, usage.ru_nivcsw, delay
 
 
-def run_baseline(resolved: Resolved) -> BaselineDone | Failed:
-    task, items = resolved.task, resolved.items
+@dataclass
+class Run:
+    """What the child keeps between requests: the batch, and the baseline's results."""
+
+    resolved: Resolved
+    record: results.Record | None = None
+    rerun: results.Rerun | None = None
+    task_seconds: tuple[float, ...] = ()
+
+    def varies(self) -> bool:
+        """Whether the target's results vary by themselves (asked when a trial differs)."""
+        assert self.record is not None
+        if self.rerun is not None:
+            return self.rerun.varies(self.record, self.task_seconds, RERUN_TIMEOUT)
+        count = results.tasks_to_rerun(self.task_seconds)  # no copy: run them here
+        again = [results.digest(self.resolved.task(item))
+                 for item in self.resolved.items[:count]]
+        return again != self.record.digests[:count]
+
+    def close(self) -> None:
+        if self.rerun is not None:
+            self.rerun.close()
+
+
+RERUN_TIMEOUT = 60.0
+"""Seconds the forked copy may take to run the first tasks again."""
+
+
+def _watch(func: Callable[..., Any]) -> statecheck.Watch | None:
+    """Module state the tasks write: a heuristic, so a scan that trips is no answer."""
+    try:
+        return statecheck.Watch(func)
+    except Exception:  # the user's objects may misbehave under inspection: no verdict
+        return None
+
+
+def _writes(watch: statecheck.Watch | None) -> tuple[str, ...]:
+    try:
+        return tuple(map(str, watch.writes())) if watch is not None else ()
+    except Exception:  # as above
+        return ()
+
+
+def run_baseline(run: Run, request: RunBaseline, channel: Channel) -> BaselineDone | Failed:
+    task, items = run.resolved.task, run.resolved.items
+    if request.keep_results:
+        run.record = results.Record()
+        run.rerun = results.Rerun.fork(task, items, close=channel.fds())
+    watch = _watch(task.func)
     loop = None
     if task.is_coroutine:
         import asyncio
         loop = asyncio.new_event_loop()
     walls: list[float] = []
+    checking = 0.0
     first_result: Any = None
     self0 = resource.getrusage(resource.RUSAGE_SELF)
     thread0 = _thread_counters()
@@ -111,16 +163,22 @@ def run_baseline(resolved: Resolved) -> BaselineDone | Failed:
             except BaseException as exc:
                 return Failed("raised", "baseline", f"{type(exc).__name__}: {exc}",
                               _user_traceback(exc), index, _short_repr(item))
-            walls.append(time.perf_counter() - t0)
+            t1 = time.perf_counter()
+            walls.append(t1 - t0)
             if index == 0:
                 first_result = result
-        wall = time.perf_counter() - start
+            if run.record is not None:
+                run.record.add(result)
+                checking += time.perf_counter() - t1
+        wall = time.perf_counter() - start - checking
         self1 = resource.getrusage(resource.RUSAGE_SELF)
         thread1 = _thread_counters()
     finally:
         if loop is not None:
             loop.close()
+    run.task_seconds = tuple(walls)
     return BaselineDone(
+        shared_state=_writes(watch),
         wall_seconds=wall, task_seconds=tuple(walls),
         cpu_seconds=(self1.ru_utime + self1.ru_stime) - (self0.ru_utime + self0.ru_stime),
         thread_cpu_seconds=thread1[0] - thread0[0], voluntary_switches=thread1[1] - thread0[1],
@@ -130,16 +188,22 @@ def run_baseline(resolved: Resolved) -> BaselineDone | Failed:
     )
 
 
-def run_trial(resolved: Resolved, request: RunTrial) -> TrialDone:
+def run_trial(run: Run, request: RunTrial) -> TrialDone:
     executor = request.executor
+    resolved = run.resolved
     try:
-        seconds = executors.run_batch(executor, resolved.task, resolved.items,
-                                      workers=request.workers, chunksize=request.chunksize)
+        seconds, values = executors.run_batch(executor, resolved.task, resolved.items,
+                                              workers=request.workers,
+                                              chunksize=request.chunksize)
     except executors.ExecutorUnavailable as exc:
         return TrialDone(executor, skipped=str(exc))
     except BaseException as exc:
-        return TrialDone(executor, raised=f"{type(exc).__name__}: {exc}")
-    return TrialDone(executor, seconds=seconds)
+        raised = f"{type(exc).__name__}: {exc}"
+        return TrialDone(executor, raised=raised, check=ResultsCheck("raised", got=raised))
+    check = None
+    if run.record is not None:
+        check = run.record.compare(values, resolved.items, run.varies)
+    return TrialDone(executor, seconds=seconds, check=check)
 
 
 def run_yappi(resolved: Resolved, request: RunYappi) -> YappiDone:
@@ -176,18 +240,22 @@ def serve(channel: Channel, resolve: Callable[[], Resolved]) -> None:
         pid=os.getpid(), thread_id=threading.get_native_id(),
         thread_ident=threading.get_ident(), tasks=len(resolved.items),
         is_coroutine=resolved.task.is_coroutine, input_source=resolved.input_source,
-        start_method=executors.start_method()))
-    while True:
-        request = _concdoctor_wait(channel)
-        if isinstance(request, RunBaseline):
-            channel.send(run_baseline(resolved))
-        elif isinstance(request, RunTrial):
-            channel.send(run_trial(resolved, request))
-        elif isinstance(request, RunYappi):
-            channel.send(run_yappi(resolved, request))
-            return  # a yappi pass may leave a task running: only exiting ends it
-        else:
-            return
+        start_method=executors.start_method(), inputs_called=resolved.inputs_called))
+    run = Run(resolved)
+    try:
+        while True:
+            request = _concdoctor_wait(channel)
+            if isinstance(request, RunBaseline):
+                channel.send(run_baseline(run, request, channel))
+            elif isinstance(request, RunTrial):
+                channel.send(run_trial(run, request))
+            elif isinstance(request, RunYappi):
+                channel.send(run_yappi(resolved, request))
+                return  # a yappi pass may leave a task running: only exiting ends it
+            else:
+                return
+    finally:
+        run.close()
 
 
 def serve_callable(channel: Channel, func: Callable[..., Any], items: Sequence[Any],

@@ -67,8 +67,12 @@ def profile(
     compare: Annotated[Compare, typer.Option(
         help="'all' measures every applicable executor, not only the advice.")] = (
         Compare.all if DEFAULTS.compare_all else Compare.recommended),
-    trials: Annotated[int, typer.Option(min=1, help="Timed runs per executor.")] = (
-        DEFAULTS.trials),
+    trials: Annotated[int, typer.Option(
+        min=1, help="Timed runs per executor (the most, when adaptive).")] = DEFAULTS.trials,
+    adaptive: Annotated[bool, typer.Option(
+        "--adaptive/--exact-trials",
+        help="Stop an executor's trials once they settle the decision, or run all of them."
+    )] = DEFAULTS.adaptive,
     timeout: Annotated[float, typer.Option(
         min=0.1, help="Seconds any one phase may take before the child tree is ended.")] = (
         DEFAULTS.timeout),
@@ -97,8 +101,8 @@ def profile(
     command = shlex.join(["concdoctor", *sys.argv[1:]])
     with _progress(console, quiet) as say:
         options = DEFAULTS.given(rules=rules, confirm=confirm, compare_all=compare is Compare.all,
-                                 trials=trials, timeout=timeout, sampling=sampling, rate=rate,
-                                 report_dir=report_dir)
+                                 trials=trials, adaptive=adaptive, timeout=timeout,
+                                 sampling=sampling, rate=rate, report_dir=report_dir)
         diagnosis = api.profile(
             target, list(spec.items) if spec.items is not None else None,
             repeat=repeat, inputs_from=inputs_from, options=options, command=command,

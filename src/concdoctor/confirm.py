@@ -1,9 +1,13 @@
 """Confirmation: re-run the batch on the advice, and revise the advice when it loses.
 
-The measuring itself is a callable (the pipeline's child runner in real runs, a stub in
-unit tests), so the decision logic here is plain and testable: medians over trials,
-speedups against the sequential baseline, and the revision to the fastest executor
-measured, with the reason in numbers.
+The measuring itself is a callable (trials in the child in real runs, a stub in unit
+tests), so the decisions here are plain and testable: medians over trials, speedups
+against the sequential baseline, the results check, and the revision to the fastest
+executor whose results equal the sequential ones, with its own rule and reason.
+
+Trials are adaptive: one trial of the advice first; more only while the decision is
+not settled (the speedup close to the rule's minimum), up to ``trials``. Alternatives
+and challengers get one trial each, and more only when they are in the running.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from concdoctor.diagnosis import Confirmation, ExecutorResult, Recommendation
+from concdoctor.diagnosis import Confirmation, ExecutorResult, Recommendation, ResultsCheck
 from concdoctor.options import DEFAULTS
 
 REVISE_MARGIN = 1.1
@@ -22,13 +26,27 @@ UNDERPERFORM = 0.9
 """An advice reaching less than this share of its predicted speedup gets challenged."""
 CHALLENGE_SPEEDUP = 1.2
 """When the advice is to stay sequential, a challenger must be this much faster."""
+SETTLED = 1.25
+"""One trial settles the advice when it clears its rule's minimum by this factor."""
+MEASURED_FASTEST = "measured-fastest"
+MEASURED_SEQUENTIAL = "measured-sequential"
+"""The rules of a revised advice: the measurement made it, not the decision matrix."""
 
 
 class Skipped(Exception):
     """The executor cannot run this batch; the message says why."""
 
 
-Measure = Callable[[str, int, int], float]
+@dataclass(frozen=True)
+class Trial:
+    """One run of the batch: its seconds (None when the target raised) and its results
+    compared with the baseline's."""
+
+    seconds: float | None
+    check: ResultsCheck | None = None
+
+
+Measure = Callable[[str, int, int], "Trial | float"]
 Progress = Callable[[str], None]
 
 
@@ -39,70 +57,140 @@ class Candidate:
     chunksize: int = 1
 
 
-def measure_candidate(measure: Measure, candidate: Candidate, trials: int,
-                      baseline: float) -> ExecutorResult:
-    seconds: list[float] = []
-    try:
-        for _ in range(trials):
-            seconds.append(measure(candidate.executor, candidate.workers, candidate.chunksize))
-    except Skipped as exc:
-        return ExecutorResult(candidate.executor, candidate.workers, tuple(seconds),
-                              skipped=str(exc), chunksize=candidate.chunksize)
-    median = statistics.median(seconds)
-    return ExecutorResult(candidate.executor, candidate.workers, tuple(seconds), median,
-                          round(baseline / median, 3) if median > 0 else None,
-                          chunksize=candidate.chunksize)
+class Book:
+    """Every executor measured so far, by name; measures more trials on request."""
+
+    def __init__(self, measure: Measure, baseline: float, progress: Progress) -> None:
+        self.measure, self.baseline, self.say = measure, baseline, progress
+        self.results: dict[str, ExecutorResult] = {}
+
+    def run(self, candidate: Candidate, n: int) -> ExecutorResult:
+        """``n`` more trials of ``candidate`` (none once it was skipped or unsafe)."""
+        earlier = self.results.get(candidate.executor)
+        if earlier is not None and (n <= 0 or earlier.skipped or earlier.unsafe):
+            return earlier
+        if n <= 0:
+            n = 1
+        self.say(f"measuring {candidate.executor} ({candidate.workers} workers, "
+                 f"{n} trial{'s' if n > 1 else ''})")
+        seconds = list(earlier.seconds) if earlier else []
+        check = earlier.check if earlier else None
+        skipped = None
+        for _ in range(n):
+            try:
+                trial = self.measure(candidate.executor, candidate.workers, candidate.chunksize)
+            except Skipped as exc:
+                skipped = str(exc)
+                break
+            trial = trial if isinstance(trial, Trial) else Trial(trial)
+            check = _merge(check, trial.check)
+            if trial.seconds is not None:
+                seconds.append(trial.seconds)
+            if check is not None and check.unsafe:
+                break
+        result = self._result(candidate, seconds, check, skipped)
+        self.results[candidate.executor] = result
+        return result
+
+    def _result(self, candidate: Candidate, seconds: list[float], check: ResultsCheck | None,
+                skipped: str | None) -> ExecutorResult:
+        base = ExecutorResult(candidate.executor, candidate.workers, tuple(seconds),
+                              chunksize=candidate.chunksize, check=check)
+        if skipped is not None and not seconds:
+            return replace(base, skipped=skipped)
+        if not seconds:
+            return base
+        median = statistics.median(seconds)
+        speedup = round(self.baseline / median, 3) if median > 0 else None
+        return replace(base, median_seconds=median, speedup=speedup)
+
+    def fastest(self, exclude: str | None = None) -> ExecutorResult | None:
+        """The fastest executor measured whose results equal the sequential ones."""
+        measured = [r for r in self.results.values() if r.median_seconds is not None
+                    and not r.unsafe and r.executor != exclude]
+        return min(measured, key=lambda r: r.median_seconds or 0.0, default=None)
+
+
+def _merge(earlier: ResultsCheck | None, new: ResultsCheck | None) -> ResultsCheck | None:
+    """An unsafe trial makes the executor unsafe; otherwise the latest check stands."""
+    if earlier is not None and earlier.unsafe:
+        return earlier
+    return new or earlier
 
 
 def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure: Measure,
             alternatives: Sequence[Candidate], trials: int = DEFAULTS.trials,
-            compare_all: bool = False,
-            expected: Mapping[str, float] | None = None,
-            progress: Progress | None = None) -> tuple[Confirmation, Recommendation]:
+            compare_all: bool = False, expected: Mapping[str, float] | None = None,
+            progress: Progress | None = None,
+            adaptive: bool = False) -> tuple[Confirmation, Recommendation]:
     """Measure the advice; measure alternatives when it falls short (or when asked).
 
     ``expected`` holds the speedup the capacity model allows each executor. An advice
     that holds but reaches less than ``UNDERPERFORM`` of its own is challenged by the
     most promising other pool, if the model allows that pool to do better: one trial,
-    and the rest of the trials only if it looks faster.
+    and the rest of the trials only if it looks faster. With ``adaptive``, ``trials`` is
+    the most any executor gets: fewer when one settles the question.
     """
-    say = progress or (lambda message: None)
-    results: dict[str, ExecutorResult] = {}
-
-    def run(candidate: Candidate, n: int) -> ExecutorResult:
-        """Measure ``n`` more trials, added to any this candidate already has."""
-        earlier = results.get(candidate.executor)
-        done = earlier.seconds if earlier and not earlier.skipped else ()
-        say(f"measuring {candidate.executor} ({candidate.workers} workers, {n} trials)")
-        result = measure_candidate(measure, candidate, n, baseline_seconds)
-        if done and result.median_seconds is not None:
-            seconds = done + result.seconds
-            median = statistics.median(seconds)
-            result = replace(result, seconds=seconds, median_seconds=median,
-                             speedup=round(baseline_seconds / median, 3))
-        results[candidate.executor] = result
-        return result
-
+    book = Book(measure, baseline_seconds, progress or (lambda message: None))
+    plan = _Plan(max(trials, 1), adaptive, compare_all)
     advised = Candidate(recommendation.executor, recommendation.workers,
                         recommendation.chunksize)
     others = [c for c in alternatives if c.executor not in (advised.executor, "sequential")]
     if advised.executor == "sequential":
-        confirmation_baseline = _sequential(run, baseline_seconds, trials, results)
-        return _challenge(recommendation, run, others, confirmation_baseline, trials,
-                          compare_all, results)
-    main = run(advised, trials)
-    holds = main.speedup is not None and main.speedup >= recommendation.min_speedup
+        return _challenge(recommendation, book, others, plan)
+    main = book.run(advised, plan.first)
+    if adaptive and not _settled(main, recommendation):
+        main = book.run(advised, plan.trials - len(main.seconds))
+    holds = _holds(main, recommendation)
     if compare_all or not holds:
-        for candidate in others:
-            run(candidate, trials)
+        _measure_all(book, others, plan)
     else:
         challenger = _challenger(main, others, expected or {})
-        if challenger and _looks_faster(run(challenger, 1), main):
-            run(challenger, trials - 1)
-    revised = recommendation if holds else _revise(recommendation, main, results)
-    if holds and revised is recommendation:
-        revised = _overtaken(recommendation, main, results)
-    return _confirmation(revised, baseline_seconds, trials, results), revised
+        if challenger and _looks_faster(book.run(challenger, 1), main):
+            book.run(challenger, plan.trials - 1)
+    revised = (_overtaken(recommendation, main, book, plan) if holds
+               else _revise(recommendation, main, book))
+    return _confirmation(revised, baseline_seconds, book), revised
+
+
+@dataclass(frozen=True)
+class _Plan:
+    trials: int
+    adaptive: bool
+    compare_all: bool
+
+    @property
+    def first(self) -> int:
+        """Trials in the first round: one when adaptive, all of them otherwise."""
+        return 1 if self.adaptive else self.trials
+
+
+def _holds(result: ExecutorResult, recommendation: Recommendation) -> bool:
+    return (not result.unsafe and result.speedup is not None
+            and result.speedup >= recommendation.min_speedup)
+
+
+def _settled(result: ExecutorResult, recommendation: Recommendation) -> bool:
+    """Clearly above the rule's minimum (or clearly unusable): more trials change nothing."""
+    if result.unsafe or result.skipped:
+        return True
+    return result.speedup is not None and result.speedup >= SETTLED * recommendation.min_speedup
+
+
+def _measure_all(book: Book, candidates: Sequence[Candidate], plan: _Plan) -> None:
+    """Every candidate; when adaptive, one trial each, then the full trials for those in
+    the running (within the revision margin of the fastest)."""
+    for candidate in candidates:
+        book.run(candidate, plan.first)
+    if not plan.adaptive:
+        return
+    best = book.fastest()
+    for candidate in candidates:
+        result = book.results.get(candidate.executor)
+        if (best is not None and result is not None and result.median_seconds is not None
+                and not result.unsafe and best.median_seconds is not None
+                and result.median_seconds <= REVISE_MARGIN * best.median_seconds):
+            book.run(candidate, plan.trials - len(result.seconds))
 
 
 def _challenger(main: ExecutorResult, others: Sequence[Candidate],
@@ -121,106 +209,123 @@ def _challenger(main: ExecutorResult, others: Sequence[Candidate],
 
 
 def _looks_faster(result: ExecutorResult, than: ExecutorResult) -> bool:
-    return bool(result.median_seconds and than.median_seconds
+    return bool(not result.unsafe and result.median_seconds and than.median_seconds
                 and than.median_seconds / result.median_seconds >= REVISE_MARGIN)
 
 
-def _overtaken(recommendation: Recommendation, main: ExecutorResult,
-               results: dict[str, ExecutorResult]) -> Recommendation:
+def _overtaken(recommendation: Recommendation, main: ExecutorResult, book: Book,
+               plan: _Plan) -> Recommendation:
     """A confirmed advice that a fully measured challenger still beats gives way to it."""
-    best = _fastest(results)
-    if best is None or best.executor == main.executor or len(best.seconds) < 2:
+    best = book.fastest()
+    if best is None or best.executor == main.executor or len(best.seconds) < min(2, plan.trials):
         return recommendation
     if main.executor not in POOLS or best.executor not in POOLS or not _looks_faster(best, main):
         return recommendation
-    return replace(recommendation, executor=best.executor, workers=best.workers,
-                   chunksize=best.chunksize, revised_from=recommendation.executor,
-                   revision_reason=(f"{main.executor} held at {main.speedup or 0:.2f}x, below "
-                                    f"what its share of the work allows, and {best.executor} "
-                                    f"with {best.workers} workers measured "
-                                    f"{best.speedup or 0:.2f}x"))
+    why = (f"{main.executor} held at {main.speedup or 0:.2f}x, below what its share of the "
+           f"work allows, and {best.executor} with {best.workers} workers measured "
+           f"{best.speedup or 0:.2f}x")
+    return _revision(recommendation, best, why)
 
 
-def _sequential(run: Callable[[Candidate, int], ExecutorResult], baseline: float,
-                trials: int, results: dict[str, ExecutorResult]) -> float:
+def _challenge(recommendation: Recommendation, book: Book, others: Sequence[Candidate],
+               plan: _Plan) -> tuple[Confirmation, Recommendation]:
+    """Advice to stay sequential is confirmed when no pool clearly beats it."""
+    sequential = _sequential(book, plan)
+    for candidate in list(others) if plan.compare_all else list(others[:1]):
+        first = book.run(candidate, 1)
+        if first.median_seconds and sequential / first.median_seconds >= CHALLENGE_SPEEDUP:
+            book.run(candidate, plan.trials - 1)
+    best = book.fastest(exclude="sequential")
+    revised = recommendation
+    if best is not None and best.median_seconds and (
+            sequential / best.median_seconds >= CHALLENGE_SPEEDUP
+            and len(best.seconds) >= min(2, plan.trials)):
+        why = (f"the rules said sequential ({recommendation.rule}), but {best.executor} with "
+               f"{best.workers} workers ran the batch {sequential / best.median_seconds:.2f}x "
+               "faster")
+        revised = _revision(recommendation, best, why)
+    return _confirmation(revised, sequential, book), revised
+
+
+def _sequential(book: Book, plan: _Plan) -> float:
     """Re-run sequential so the advice to stay has a median of its own."""
-    result = run(Candidate("sequential", 1), max(trials - 1, 1))
-    seconds = (baseline, *result.seconds)
+    result = book.run(Candidate("sequential", 1), 1 if plan.adaptive else max(plan.trials - 1, 1))
+    seconds = (book.baseline, *result.seconds)
     median = statistics.median(seconds)
-    results["sequential"] = replace(result, seconds=seconds, median_seconds=median,
-                                    speedup=round(baseline / median, 3))
+    book.results["sequential"] = replace(result, seconds=seconds, median_seconds=median,
+                                         speedup=round(book.baseline / median, 3))
     return median
 
 
-def _challenge(recommendation: Recommendation, run: Callable[[Candidate, int], ExecutorResult],
-               others: Sequence[Candidate], sequential: float, trials: int, compare_all: bool,
-               results: dict[str, ExecutorResult]) -> tuple[Confirmation, Recommendation]:
-    """Advice to stay sequential is confirmed when no pool clearly beats it."""
-    challengers = list(others) if compare_all else list(others[:1])
-    for candidate in challengers:
-        first = run(candidate, 1)
-        if first.median_seconds and sequential / first.median_seconds >= CHALLENGE_SPEEDUP:
-            run(candidate, trials - 1)
-    best = _fastest(results, exclude="sequential")
-    revised = recommendation
-    if best is not None and best.median_seconds and (
-            sequential / best.median_seconds >= CHALLENGE_SPEEDUP and len(best.seconds) > 1):
-        revised = replace(
-            recommendation, executor=best.executor, workers=best.workers,
-            chunksize=best.chunksize, revised_from="sequential",
-            revision_reason=(f"the rules said sequential, but {best.executor} with "
-                             f"{best.workers} workers ran the batch "
-                             f"{sequential / best.median_seconds:.2f}x faster"))
-    return _confirmation(revised, sequential, trials, results), revised
-
-
-def _revise(recommendation: Recommendation, main: ExecutorResult,
-            results: dict[str, ExecutorResult]) -> Recommendation:
-    best = _fastest(results)
-    why_main = (f"{main.executor} was skipped ({main.skipped})" if main.skipped else
-                f"{main.executor} measured {main.speedup or 0:.2f}x, below the rule's "
-                f"{recommendation.min_speedup:.2f}x")
+def _revise(recommendation: Recommendation, main: ExecutorResult, book: Book) -> Recommendation:
+    """The advice fell short, was skipped or changed the results: the fastest safe one."""
+    best = book.fastest()
+    why = _why_not(main, recommendation)
     if best is None or (best.speedup or 0) < REVISE_MARGIN:
-        if main.speedup is not None and main.speedup >= REVISE_MARGIN:
+        if not main.unsafe and main.speedup is not None and main.speedup >= REVISE_MARGIN:
             return recommendation  # still the best we have: keep it, unconfirmed
-        return replace(recommendation, executor="sequential", workers=1, chunksize=1,
-                       revised_from=recommendation.executor,
-                       revision_reason=f"{why_main}, and no executor beat sequential by "
-                                       f"{REVISE_MARGIN:.1f}x")
+        return _revision(recommendation, None, why)
     if best.executor == main.executor or (
-            main.median_seconds and best.median_seconds
+            not main.unsafe and main.median_seconds and best.median_seconds
             and main.median_seconds / best.median_seconds < REVISE_MARGIN):
         return recommendation
-    return replace(recommendation, executor=best.executor, workers=best.workers,
-                   chunksize=best.chunksize, revised_from=recommendation.executor,
-                   revision_reason=f"{why_main}; {best.executor} with {best.workers} workers "
-                                   f"measured {best.speedup:.2f}x, the fastest")
+    return _revision(recommendation, best, why)
 
 
-def _fastest(results: dict[str, ExecutorResult], exclude: str | None = None) -> (
-        ExecutorResult | None):
-    measured = [r for r in results.values()
-                if r.median_seconds is not None and r.executor != exclude]
-    return min(measured, key=lambda r: r.median_seconds or 0.0, default=None)
+def _why_not(main: ExecutorResult, recommendation: Recommendation) -> str:
+    """Why the advice lost, in numbers."""
+    name, check = main.executor, main.check
+    if main.skipped:
+        return f"{name} was skipped ({main.skipped})"
+    if check is not None and check.status == "raised":
+        return f"{name} raised where sequential did not ({check.got})"
+    if check is not None and check.status == "differ":
+        return (f"{name} changed the results of {check.differing} task"
+                f"{'s' if check.differing != 1 else ''} (task #{check.tasks[0]}, input "
+                f"{check.first_input}: sequential gave {check.expected}, {name} gave "
+                f"{check.got})")
+    return (f"{name} measured {main.speedup or 0:.2f}x, below the rule's "
+            f"{recommendation.min_speedup:.2f}x")
 
 
-def _confirmation(recommendation: Recommendation, baseline: float, trials: int,
-                  results: dict[str, ExecutorResult]) -> Confirmation:
+def _revision(old: Recommendation, to: ExecutorResult | None, why: str) -> Recommendation:
+    """The advice the measurement made: its own rule and reason, none of the old text."""
+    if to is None:
+        reason = (f"{why}, and no executor measured ran the batch {REVISE_MARGIN:.1f}x faster "
+                  "than sequential with the same results: it stays sequential.")
+        return Recommendation("sequential", 1, MEASURED_SEQUENTIAL, reason,
+                              revised_from=old.executor, revision_reason=why,
+                              revised_from_rule=old.rule)
+    reason = (f"{to.executor} with {to.workers} workers ran the batch "
+              f"{to.speedup or 0:.2f}x faster than sequential, the fastest executor measured "
+              "with the same results as sequential.")
+    return Recommendation(to.executor, to.workers, MEASURED_FASTEST, reason,
+                          revised_from=old.executor, revision_reason=why,
+                          chunksize=to.chunksize, min_speedup=REVISE_MARGIN,
+                          revised_from_rule=old.rule)
+
+
+def _confirmation(recommendation: Recommendation, baseline: float,
+                  book: Book) -> Confirmation:
     """The advice is confirmed when its measured speedup reaches its rule's minimum; a
     revision is backed by measurement too (the new advice was the fastest measured)."""
+    results = book.results
     chosen = results.get(recommendation.executor)
     if recommendation.executor == "sequential":
         seconds = chosen.median_seconds if chosen else baseline
         speedup: float | None = round(baseline / seconds, 3) if seconds else 1.0
+        runs = len(chosen.seconds) if chosen else 1
     else:
         seconds = chosen.median_seconds if chosen else None
         speedup = chosen.speedup if chosen else None
+        runs = len(chosen.seconds) if chosen else 0
     executors = {"sequential": round(baseline, 6)}
     executors.update({name: round(r.median_seconds, 6) for name, r in results.items()
                       if r.median_seconds is not None})
     confirmed = recommendation.executor == "sequential" or (
-        speedup is not None and speedup >= recommendation.min_speedup)
+        speedup is not None and speedup >= recommendation.min_speedup
+        and not (chosen is not None and chosen.unsafe))
     return Confirmation(baseline_seconds=round(baseline, 6),
                         recommended_seconds=round(seconds, 6) if seconds else None,
-                        speedup=speedup, confirmed=confirmed, trials=trials,
+                        speedup=speedup, confirmed=confirmed, trials=runs,
                         executors=executors, results=tuple(results.values()))

@@ -62,6 +62,13 @@ class Workload:
     tasks: int
     is_coroutine: bool = False
     input_source: str = "inputs"
+    """``inputs`` (a list given directly), ``inputs_from`` (``module:ATTR``) or ``repeat``."""
+    inputs_from: str | None = None
+    """The ``module:ATTR`` the inputs came from, for the snippet that applies the advice."""
+    inputs_called: bool = False
+    """``inputs_from`` named a function, called to get the inputs."""
+    inputs_json: str | None = None
+    """A short ``--inputs`` list as JSON, for the snippet; None when long or not JSON."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,11 @@ class Evidence:
     blocking_calls: tuple[str, ...] = ()
     process_problem: str | None = None
     """Why the batch cannot be shipped to a process pool (pickling), or None."""
+    shared_state: tuple[str, ...] = ()
+    """Module-level state the task writes (``module.NAME (how)``): unsafe to share."""
+    loop_blocking: float | None = None
+    """For a coroutine: the share of its idle samples spent outside the event loop's
+    wait, i.e. blocking the loop; None when the samples cannot tell."""
 
     @property
     def cpu_ratio(self) -> float:
@@ -132,6 +144,33 @@ class Recommendation:
     chunksize: int = 1
     min_speedup: float = 1.0
     advice: str | None = None
+    revised_from_rule: str | None = None
+    """The rule whose advice the measurement overturned."""
+    snippet: str | None = None
+    """The few lines of Python that apply this advice to the user's own call."""
+
+
+@dataclass(frozen=True)
+class ResultsCheck:
+    """How an executor's results compared with the sequential baseline's, task by task.
+
+    ``status``: ``same``; ``differ`` (``tasks`` lists the first differing task indices,
+    ``differing`` counts them, ``first_input`` / ``expected`` / ``got`` show the first,
+    shortened); ``raised`` (the target raised here but not sequentially: ``got``);
+    ``skipped`` (``reason``: results vary by themselves, or cannot be compared).
+    """
+
+    status: str
+    reason: str | None = None
+    tasks: tuple[int, ...] = ()
+    differing: int = 0
+    first_input: str | None = None
+    expected: str | None = None
+    got: str | None = None
+
+    @property
+    def unsafe(self) -> bool:
+        return self.status in ("differ", "raised")
 
 
 @dataclass(frozen=True)
@@ -145,6 +184,12 @@ class ExecutorResult:
     speedup: float | None = None
     skipped: str | None = None
     chunksize: int = 1
+    check: ResultsCheck | None = None
+    """The results check; an unsafe executor is never the recommendation."""
+
+    @property
+    def unsafe(self) -> bool:
+        return self.check is not None and self.check.unsafe
 
 
 @dataclass(frozen=True)
@@ -244,6 +289,7 @@ class Diagnosis:
 
 
 _NESTED: dict[str, type] = {
+    "check": ResultsCheck,
     "workload": Workload,
     "environment": Environment,
     "evidence": Evidence,
@@ -274,7 +320,7 @@ def _build(cls: type, data: dict[str, Any]) -> Any:
             value = _build(_NESTED[key], value)
         elif key in _NESTED_TUPLES:
             value = tuple(_build(_NESTED_TUPLES[key], item) for item in value)
-        elif key in ("frames", "seconds", "signals", "notes", "blocking_calls"):
+        elif isinstance(value, list):
             value = tuple(value)
         kwargs[key] = value
     return cls(**kwargs)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from concdoctor import sampling
+from concdoctor import findings, sampling
 from concdoctor.diagnosis import Evidence
 from concdoctor.options import Options
 from concdoctor.protocol import BaselineDone, Ready, RunBaseline
@@ -40,7 +40,8 @@ def measure_baseline(child: ChildRunner, ready: Ready, options: Options,
     progress(f"running {ready.tasks} tasks sequentially" + (" under py-spy" if samplers else ""))
     shares = None
     try:
-        done = child.ask(RunBaseline(), BaselineDone, options.timeout)
+        done = child.ask(RunBaseline(keep_results=options.confirm), BaselineDone,
+                         options.timeout)
         if samplers:
             samplers.stop()
             labels = sampling.thread_labels(ready.thread_id, ready.thread_ident)
@@ -51,6 +52,8 @@ def measure_baseline(child: ChildRunner, ready: Ready, options: Options,
             samplers.directory_cleanup()
     degraded = degraded or _unreliable(shares, done, options.rate)
     evidence = _evidence(done, None if degraded else shares, degraded, options.rate)
+    if ready.is_coroutine:
+        evidence = replace(evidence, loop_blocking=findings.loop_blocking(evidence.stacks))
     evidence, note = _blend(evidence, shares.gil_estimate if shares else None)
     return Baseline(evidence, (note,) if note else ())
 
@@ -103,6 +106,7 @@ def _evidence(done: BaselineDone, shares: sampling.Shares | None, degraded: str 
         samples=shares.total if shares else 0, sampling_rate=rate if shares else 0,
         degraded=shares is None, degraded_reason=degraded,
         stacks=shares.stacks if shares else (), process_problem=done.process_problem,
+        shared_state=done.shared_state,
     )
 
 

@@ -82,8 +82,9 @@ def applicable(executor: str, *, is_coroutine: bool) -> str | None:
 
 def run_batch(
     executor: str, task: Task, items: Sequence[Any], *, workers: int, chunksize: int = 1
-) -> float:
-    """Run every item once on ``executor``; return the wall seconds it took."""
+) -> tuple[float, list[Any]]:
+    """Run every item once on ``executor``: the wall seconds it took, and the results in
+    the order of the items (kept for the results check, as the user's code keeps them)."""
     reason = applicable(executor, is_coroutine=task.is_coroutine)
     if executor == "process" and not reason:
         reason = pickling_problem(task, items)  # checked before the clock starts
@@ -91,45 +92,41 @@ def run_batch(
         raise ExecutorUnavailable(reason)
     start = time.perf_counter()
     if executor == "sequential":
-        _run_sequential(task, items)
+        results = _run_sequential(task, items)
     elif executor == "asyncio":
-        asyncio.run(_gather_bounded(task, items, workers))
+        results = asyncio.run(_gather_bounded(task, items, workers))
     elif executor == "thread":
         with cf.ThreadPoolExecutor(max_workers=workers) as pool:
-            for _ in pool.map(task, items):
-                pass
+            results = list(pool.map(task, items))
     elif executor in ("process", "interpreter"):
-        _run_in_pool(executor, task, items, workers, chunksize)
+        results = _run_in_pool(executor, task, items, workers, chunksize)
     else:
         raise ExecutorUnavailable(f"unknown executor {executor!r}")
-    return time.perf_counter() - start
+    return time.perf_counter() - start, results
 
 
-def _run_sequential(task: Task, items: Sequence[Any]) -> None:
+def _run_sequential(task: Task, items: Sequence[Any]) -> list[Any]:
     if not task.is_coroutine:
-        for item in items:
-            task(item)
-        return
+        return [task(item) for item in items]
     loop = asyncio.new_event_loop()
     try:
-        for item in items:
-            loop.run_until_complete(task.coroutine(item))
+        return [loop.run_until_complete(task.coroutine(item)) for item in items]
     finally:
         loop.close()
 
 
-async def _gather_bounded(task: Task, items: Sequence[Any], workers: int) -> None:
+async def _gather_bounded(task: Task, items: Sequence[Any], workers: int) -> list[Any]:
     semaphore = asyncio.Semaphore(workers)
 
     async def one(item: Any) -> Any:
         async with semaphore:
             return await task.coroutine(item)
 
-    await asyncio.gather(*(one(item) for item in items))
+    return list(await asyncio.gather(*(one(item) for item in items)))
 
 
 def _run_in_pool(executor: str, task: Task, items: Sequence[Any], workers: int,
-                 chunksize: int) -> None:
+                 chunksize: int) -> list[Any]:
     if executor == "process":
         pool: cf.Executor = cf.ProcessPoolExecutor(max_workers=workers)
     else:
@@ -138,8 +135,7 @@ def _run_in_pool(executor: str, task: Task, items: Sequence[Any], workers: int,
         pool = factory(max_workers=workers)
     try:
         with pool:
-            for _ in pool.map(task, items, chunksize=max(1, chunksize)):
-                pass
+            return list(pool.map(task, items, chunksize=max(1, chunksize)))
     except cf.process.BrokenProcessPool as exc:
         raise ExecutorUnavailable(
             f"a worker process died ({exc}); the function may crash or call os._exit"

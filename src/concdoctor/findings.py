@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from concdoctor.diagnosis import Classification, Confirmation, Evidence, FunctionStat, Workload
+from concdoctor.diagnosis import (
+    Classification,
+    Confirmation,
+    Evidence,
+    FunctionStat,
+    Recommendation,
+    StackSamples,
+    Workload,
+)
 
 BLOCKING_RATIO = 0.2
 """A call whose CPU time is below this share of its wall time was waiting."""
@@ -15,6 +23,11 @@ BLOCKING_SHARE = 0.2
 """...and it names a blocking call when it holds this share of the traced wall time."""
 GATHER_GAIN = 1.5
 """Idle coroutines gathered on one loop should gain at least this much; less is blocking."""
+LOOP_WAIT = "selectors.py:"
+"""The event loop waits for its awaited I/O in a selector: a frame of this file."""
+MIN_IDLE_SAMPLES = 10
+BLOCKING_SHARE_OF_IDLE = 0.5
+"""A coroutine idle outside the loop's wait this share of its idle time blocks the loop."""
 
 
 def blocking_calls(functions: Sequence[FunctionStat]) -> tuple[str, ...]:
@@ -25,18 +38,67 @@ def blocking_calls(functions: Sequence[FunctionStat]) -> tuple[str, ...]:
     return tuple(f.name for f in waiting)
 
 
+def loop_blocking(stacks: Sequence[StackSamples]) -> float | None:
+    """For a coroutine: the share of its idle samples spent outside the event loop's
+    wait. A coroutine that awaits leaves the loop waiting in its selector; one that
+    calls ``time.sleep`` or a blocking client is idle in its own frames instead. None
+    when too few idle samples were taken to tell."""
+    idle = sum(stack.idle for stack in stacks)
+    if idle < MIN_IDLE_SAMPLES:
+        return None
+    awaiting = sum(stack.idle for stack in stacks
+                   if any(LOOP_WAIT in frame for frame in stack.frames))
+    return round((idle - awaiting) / idle, 3)
+
+
 def blocked_event_loop(workload: Workload, classification: Classification | None,
                        evidence: Evidence | None, confirmation: Confirmation | None) -> (
         str | None):
-    """An idle coroutine that gathering does not speed up is blocking its event loop."""
-    if not (workload.is_coroutine and confirmation and evidence and classification):
+    """An idle coroutine that blocks its event loop: seen in the samples (idle outside
+    the loop's wait), or measured (gathering its tasks on one loop gains nothing)."""
+    if not (workload.is_coroutine and evidence and classification):
         return None
-    gathered = next((r for r in confirmation.results if r.executor == "asyncio"), None)
-    if (classification.kind != "io_bound" or gathered is None or gathered.speedup is None
-            or gathered.speedup >= GATHER_GAIN):
+    if classification.kind != "io_bound":
         return None
     culprit = ", ".join(evidence.blocking_calls) or "a synchronous call"
-    return (f"the coroutine blocks its event loop: its tasks are idle, yet gathering them "
-            f"on one loop gave only {gathered.speedup:.2f}x; the waiting happens in "
-            f"{culprit}, which does not yield to the loop. Await an async equivalent "
-            "(asyncio.sleep, an async client) or move it off the loop with asyncio.to_thread")
+    fix = ("Await an async equivalent (asyncio.sleep, an async client) or move it off the "
+           "loop with asyncio.to_thread")
+    gathered = next((r for r in confirmation.results if r.executor == "asyncio"),
+                    None) if confirmation else None
+    if gathered is not None and gathered.speedup is not None:
+        if gathered.speedup >= GATHER_GAIN:
+            return None
+        return (f"the coroutine blocks its event loop: its tasks are idle, yet gathering them "
+                f"on one loop gave only {gathered.speedup:.2f}x; the waiting happens in "
+                f"{culprit}, which does not yield to the loop. {fix}")
+    if evidence.loop_blocking is not None:
+        if evidence.loop_blocking < BLOCKING_SHARE_OF_IDLE:
+            return None
+        return (f"the coroutine blocks its event loop: {evidence.loop_blocking:.0%} of its idle "
+                f"samples wait outside the loop, in {culprit}, which does not yield to it. "
+                f"{fix}")
+    return ("whether the coroutine blocks its event loop needs the samples (py-spy) or the "
+            "confirmation (asyncio measured); neither ran")
+
+
+def shared_state(recommendation: Recommendation | None, evidence: Evidence | None,
+                 confirmation: Confirmation | None) -> str | None:
+    """Advice to share the module between tasks (threads, one event loop) while the
+    tasks write module-level state: say what, and what the results check found."""
+    if recommendation is None or evidence is None or not evidence.shared_state:
+        return None
+    if recommendation.executor not in ("thread", "asyncio"):
+        return None
+    names = ", ".join(evidence.shared_state)
+    result = next((r for r in confirmation.results if r.executor == recommendation.executor),
+                  None) if confirmation else None
+    if result is not None and result.check is not None and result.check.status == "same":
+        found = f"the results check found the same results on {recommendation.executor} here"
+    elif confirmation is None:
+        found = "the results check needs the confirmation, which did not run"
+    else:
+        found = "the results could not be compared"
+    return (f"the tasks write module-level state ({names}), which every "
+            f"{'thread' if recommendation.executor == 'thread' else 'task on the loop'} "
+            f"shares: {found}, but a race may only show under other timings; guard it with "
+            "a lock or keep it per call")

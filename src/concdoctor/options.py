@@ -34,7 +34,9 @@ class Options:
     compare_all: bool = False
     """Measure every applicable executor, not only the advice."""
     trials: int = 3
-    """Timed runs per executor."""
+    """Timed runs per executor (the most, when adaptive)."""
+    adaptive: bool = True
+    """Stop measuring an executor once its trials settle the decision."""
     timeout: float = 300.0
     """Seconds any one phase may take before the child process tree is ended."""
     sampling: bool = True

@@ -11,6 +11,7 @@ Usage errors raise :class:`UsageError` before anything is written.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -25,9 +26,12 @@ from concdoctor.protocol import Ready, RunYappi, YappiDone
 from concdoctor.recommend import metrics_of, recommend
 from concdoctor.rules import RuleSet
 from concdoctor.runner import ChildRunner, StageFailed
+from concdoctor.snippet import snippet
 from concdoctor.target import Job
 
 Progress = Callable[[str], None]
+SNIPPET_INPUTS_CHARS = 300
+"""Inputs given as a list shorter than this (as JSON) are written out in the snippet."""
 
 
 def quiet(message: str) -> None:
@@ -64,7 +68,7 @@ def diagnose(request: Request) -> Diagnosis:
     with _launch(request) as process:
         try:
             ready = process.ask(None, Ready, options.timeout)
-            diagnosis = _resolved(diagnosis, ready)
+            diagnosis = _resolved(diagnosis, ready, request)
             diagnosis = _baseline(diagnosis, process, ready, request)
             diagnosis = _classified(diagnosis)
             diagnosis = _recommended(diagnosis, request.rules)
@@ -78,11 +82,26 @@ def diagnose(request: Request) -> Diagnosis:
 
 # -- the stages -------------------------------------------------------------------------------
 
-def _resolved(d: Diagnosis, ready: Ready) -> Diagnosis:
+def _resolved(d: Diagnosis, ready: Ready, request: Request) -> Diagnosis:
     """The child imported the target and found its inputs."""
-    workload = Workload(ready.tasks, ready.is_coroutine, ready.input_source)
+    source = request.job.inputs.source if request.job is not None else None
+    workload = Workload(ready.tasks, ready.is_coroutine, ready.input_source,
+                        inputs_from=source.text if source is not None else None,
+                        inputs_called=ready.inputs_called, inputs_json=_short_json(request))
     return replace(d, workload=workload,
                    environment=replace(d.environment, start_method=ready.start_method))
+
+
+def _short_json(request: Request) -> str | None:
+    """The inputs as a JSON list for the snippet, when they were given as a short one."""
+    items = request.job.inputs.items if request.job is not None else request.items
+    if not items or request.repeat:
+        return None
+    try:
+        text = json.dumps(list(items))
+    except (TypeError, ValueError):
+        return None
+    return text if len(text) <= SNIPPET_INPUTS_CHARS else None
 
 
 def _baseline(d: Diagnosis, process: ChildRunner, ready: Ready, request: Request) -> Diagnosis:
@@ -115,7 +134,8 @@ def _confirmed(d: Diagnosis, process: ChildRunner, request: Request) -> Diagnosi
         d.recommendation, baseline_seconds=d.evidence.wall_seconds,
         measure=trials.measure_in(process, d, options.timeout),
         alternatives=trials.alternatives(d, request.rules, predicted), trials=options.trials,
-        compare_all=options.compare_all, progress=request.progress, expected=predicted)
+        compare_all=options.compare_all, progress=request.progress, expected=predicted,
+        adaptive=options.adaptive)
     return replace(d, confirmation=confirmation, recommendation=recommendation)
 
 
@@ -141,15 +161,19 @@ def _concluded(d: Diagnosis, process: ChildRunner) -> Diagnosis:
     if d.evidence is not None and d.evidence.degraded:
         notes.append(f"evidence degraded: {d.evidence.degraded_reason}")
     notes.extend(d.notes)
-    blocked = findings.blocked_event_loop(d.workload, d.classification, d.evidence,
-                                          d.confirmation)
-    if blocked:
-        notes.append(blocked)
+    for finding in (findings.blocked_event_loop(d.workload, d.classification, d.evidence,
+                                                d.confirmation),
+                    findings.shared_state(d.recommendation, d.evidence, d.confirmation)):
+        if finding:
+            notes.append(finding)
     for name, tail in (("stdout", process.stdout), ("stderr", process.stderr)):
         if tail.total:
             notes.append(f"the target wrote {tail.total} bytes to {name} (captured, not shown)")
-    return replace(d, notes=tuple(dict.fromkeys(notes)),
-                   created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    d = replace(d, notes=tuple(dict.fromkeys(notes)),
+                created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    if d.recommendation is None:
+        return d
+    return replace(d, recommendation=replace(d.recommendation, snippet=snippet(d)))
 
 
 def _noted(d: Diagnosis, *notes: str) -> Diagnosis:

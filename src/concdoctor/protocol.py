@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar, Union
 
-from concdoctor.diagnosis import Failure, FunctionStat
+from concdoctor.diagnosis import Failure, FunctionStat, ResultsCheck
 from concdoctor.errors import UsageError
 
 PROTOCOL_VERSION = 1
@@ -34,8 +34,10 @@ class ProtocolError(UsageError):
 
 @dataclass(frozen=True)
 class RunBaseline:
-    """Run every task once, sequentially, timing each."""
+    """Run every task once, sequentially, timing each; with ``keep_results``, keep each
+    result's digest for the trials' results check."""
 
+    keep_results: bool = True
     TYPE: ClassVar[str] = "run_baseline"
     phase: ClassVar[str] = "baseline"
 
@@ -84,6 +86,7 @@ class Ready:
     is_coroutine: bool
     input_source: str
     start_method: str
+    inputs_called: bool = False
     TYPE: ClassVar[str] = "ready"
 
 
@@ -100,6 +103,8 @@ class BaselineDone:
     run_delay_seconds: float
     process_problem: str | None = None
     """Why the batch cannot be shipped to a process pool, or None."""
+    shared_state: tuple[str, ...] = ()
+    """Module-level state the tasks write, ``module.NAME (how)``."""
     TYPE: ClassVar[str] = "baseline_done"
 
 
@@ -113,6 +118,8 @@ class TrialDone:
     """The executor cannot run this batch (pickling, Python version): why."""
     raised: str | None = None
     """The target raised on this executor: the exception, in one line."""
+    check: ResultsCheck | None = None
+    """The results, task by task, against the baseline's."""
     TYPE: ClassVar[str] = "trial_done"
 
 
@@ -157,8 +164,8 @@ Message = Union[Request, Answer]
 
 _TYPES: dict[str, type[Any]] = {cls.TYPE: cls for cls in (
     RunBaseline, RunTrial, RunYappi, Exit, Ready, BaselineDone, TrialDone, YappiDone, Failed)}
-_NESTED: dict[str, type[Any]] = {"functions": FunctionStat}
-"""Fields whose items are dataclasses of their own."""
+_NESTED: dict[str, type[Any]] = {"functions": FunctionStat, "check": ResultsCheck}
+"""Fields holding dataclasses of their own (or tuples of them)."""
 
 
 def encode(message: Message) -> str:
@@ -192,12 +199,12 @@ def decode(line: str | bytes) -> Message:
 
 
 def _value(key: str, value: Any) -> Any:
-    if not isinstance(value, list):
-        return value
     nested = _NESTED.get(key)
-    if nested is None:
-        return tuple(value)
-    return tuple(nested(**item) for item in value)
+    if isinstance(value, dict) and nested is not None:
+        return nested(**{name: _value(name, item) for name, item in value.items()})
+    if isinstance(value, list):
+        return tuple(_value(key, item) for item in value)
+    return value
 
 
 def _short(line: str | bytes, limit: int = 120) -> str:

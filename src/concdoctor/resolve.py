@@ -35,6 +35,8 @@ class Resolved:
     task: executors.Task
     items: Sequence[Any]
     input_source: str
+    inputs_called: bool = False
+    """``--inputs-from`` named a function, called to get the inputs."""
 
 
 def resolve_job(job: Job) -> Resolved:
@@ -46,14 +48,15 @@ def resolve_job(job: Job) -> Resolved:
         raise ResolveError(f"target {job.target.text!r} is {type(func).__name__}, "
                            "not a function: name a callable after the ':'")
     spec = job.inputs
+    called = False
     if spec.repeat is not None:
         items: list[Any] = [None] * int(spec.repeat)
         source = "repeat"
     elif spec.source is not None:
-        items, source = _load_inputs(spec.source), "inputs_from"
+        (items, called), source = _load_inputs(spec.source), "inputs_from"
     else:
         items, source = list(spec.items or ()), "inputs"
-    return Resolved(make_task(func, pass_item=source != "repeat"), items, source)
+    return Resolved(make_task(func, pass_item=source != "repeat"), items, source, called)
 
 
 def make_task(func: Callable[..., Any], *, pass_item: bool) -> executors.Task:
@@ -146,9 +149,11 @@ def _import_path(path: str) -> Any:
     return module
 
 
-def _load_inputs(spec: TargetSpec) -> list[Any]:
+def _load_inputs(spec: TargetSpec) -> tuple[list[Any], bool]:
+    """The inputs, and whether they came from calling a function."""
     value = _load_attribute(spec, what="--inputs-from")
-    if callable(value):
+    called = callable(value)
+    if called:
         try:
             value = value()
         except Exception as exc:
@@ -161,6 +166,6 @@ def _load_inputs(spec: TargetSpec) -> list[Any]:
                            "not an iterable: return a list of inputs") from None
     if not items:
         raise ResolveError(f"--inputs-from {spec.text!r} gave no items")
-    return items
+    return items, called
 
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from concdoctor import executors
-from concdoctor.confirm import Candidate, Measure, Skipped
-from concdoctor.diagnosis import Diagnosis
+from concdoctor.confirm import Candidate, Measure, Skipped, Trial
+from concdoctor.diagnosis import Diagnosis, ResultsCheck
 from concdoctor.protocol import RunTrial, TrialDone
 from concdoctor.recommend import MODELLED_POOLS, alternative_settings
 from concdoctor.rules import RuleSet
@@ -21,23 +21,24 @@ from concdoctor.runner import ChildRunner
 
 
 def measure_in(child: ChildRunner, diagnosis: Diagnosis, timeout: float) -> Measure:
-    """Time one run of the batch in the child; :class:`Skipped` when it cannot run."""
+    """One run of the batch in the child, its results checked; :class:`Skipped` when the
+    executor cannot run it."""
     assert diagnosis.evidence is not None
     problem = diagnosis.evidence.process_problem
     is_coroutine = diagnosis.workload.is_coroutine
 
-    def measure(executor: str, workers: int, chunksize: int) -> float:
+    def measure(executor: str, workers: int, chunksize: int) -> Trial:
         if executor == "process" and problem:
             raise Skipped(problem)
         reason = executors.applicable(executor, is_coroutine=is_coroutine)
         if reason:
             raise Skipped(reason)
         done = child.ask(RunTrial(executor, workers, chunksize), TrialDone, timeout)
-        if done.raised:
-            raise Skipped(f"the target raised on {executor}: {done.raised}")
-        if done.skipped or done.seconds is None:
-            raise Skipped(done.skipped or f"{executor} gave no time")
-        return done.seconds
+        if done.skipped:
+            raise Skipped(done.skipped)
+        if done.raised:  # where sequential did not: this executor breaks the target
+            return Trial(None, done.check or ResultsCheck("raised", got=done.raised))
+        return Trial(done.seconds, done.check)
 
     return measure
 

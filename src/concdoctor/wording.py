@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from concdoctor.diagnosis import Diagnosis, Evidence, ExecutorResult
+from concdoctor.diagnosis import Diagnosis, Evidence, ExecutorResult, ResultsCheck
 
 EXECUTOR_LABELS = {
     "sequential": "stay sequential",
@@ -24,6 +24,7 @@ EXECUTOR_LABELS = {
     "asyncio": "asyncio tasks",
     "interpreter": "interpreter pool",
 }
+SNIPPET_TITLE = "Apply it"
 STATES = ("idle", "gil", "released")
 STATE_LABELS = {"idle": "idle (waiting)", "gil": "GIL held", "released": "GIL released"}
 STATE_MEANINGS = {
@@ -48,6 +49,8 @@ class ExecutorRow:
     recommended: bool
     baseline: bool
     verdict: str
+    results: str = "–"
+    """The results check in a word or two: same, differ, raised, not compared."""
 
     @property
     def label(self) -> str:
@@ -253,6 +256,7 @@ def executor_rows(d: Diagnosis) -> list[ExecutorRow]:
             median_seconds=r.median_seconds, speedup=speedup, skipped=r.skipped,
             recommended=i == rec_index, baseline=r.executor == "sequential",
             verdict=_why(r, i == rec_index, rec_median, d.executor),
+            results=results_word(r.check),
         ))
     return rows
 
@@ -267,9 +271,38 @@ def _recommended_index(d: Diagnosis, results: list[ExecutorResult]) -> int | Non
     return found[0] if found else None
 
 
+def results_word(check: ResultsCheck | None) -> str:
+    """The results check for a table cell."""
+    if check is None:
+        return "–"
+    if check.status == "differ":
+        return f"differ ({check.differing})"
+    return {"same": "same", "raised": "raised", "skipped": "not compared"}.get(
+        check.status, check.status)
+
+
+def results_text(check: ResultsCheck | None, executor: str) -> str | None:
+    """What the results check found, in a phrase; None when it did not run."""
+    if check is None:
+        return None
+    if check.status == "same":
+        return "same results as sequential"
+    if check.status == "skipped":
+        return f"results not compared: {check.reason}"
+    if check.status == "raised":
+        return f"raised where sequential did not: {check.got}"
+    plural = "task" if check.differing == 1 else "tasks"
+    first = check.tasks[0] if check.tasks else "?"
+    return (f"changed the results of {check.differing} {plural} (task #{first}, input "
+            f"{check.first_input}: sequential gave {check.expected}, {executor} gave "
+            f"{check.got})")
+
+
 def _why(r: ExecutorResult, recommended: bool, rec_median: float | None,
          rec_name: str | None) -> str:
     """Why this executor was (not) chosen, in words a reviewer can check."""
+    if r.unsafe:
+        return f"unsafe: {results_text(r.check, r.executor)}"
     if recommended:
         return "recommended"
     if r.skipped:

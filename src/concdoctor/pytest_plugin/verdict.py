@@ -82,7 +82,9 @@ def _measured(d: Diagnosis) -> list[str]:
     rows = [f"{'sequential':<16} {conf.baseline_seconds:.3f} s  baseline"]
     for result in conf.results:
         name = _pool(result.executor, result.workers)
-        if result.skipped:
+        if result.unsafe:
+            rows.append(f"{name:<16} unsafe: {wording.results_text(result.check, name)}")
+        elif result.skipped:
             rows.append(f"{name:<16} skipped: {result.skipped}")
         elif result.executor == "sequential":
             rows[0] = (f"{'sequential':<16} {conf.baseline_seconds:.3f} s  baseline "

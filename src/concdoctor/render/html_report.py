@@ -98,4 +98,5 @@ def context(d: Diagnosis) -> dict[str, Any]:
         "state_meanings": wording.STATE_MEANINGS,
         "created": wording.created_text(d) if d.created_at else "",
         "data_json": embed_json(JsonRenderer().render(d).strip()),
+        "snippet_title": wording.SNIPPET_TITLE,
     }

@@ -119,13 +119,15 @@ def _executors(d: Diagnosis) -> list[str]:
         return []
     body = [
         (("**" + md(r.label) + "**") if r.recommended else md(r.label),
-         wording.seconds(r.median_seconds), wording.times(r.speedup), r.verdict)
+         wording.seconds(r.median_seconds), wording.times(r.speedup), r.results, r.verdict)
         for r in rows
     ]
     lines = ["### Executors measured", ""]
-    lines += table(["Executor", "Median", "Speedup", "Outcome"], [], ["l", "r", "r", "l"])
+    lines += table(["Executor", "Median", "Speedup", "Results", "Outcome"], [],
+                   ["l", "r", "r", "l", "l"])
     # The label is pre-escaped (bold for the recommended one); the rest goes through md().
-    lines += [f"| {label} | {md(med)} | {md(sp)} | {md(why)} |" for label, med, sp, why in body]
+    lines += [f"| {label} | {md(med)} | {md(sp)} | {md(res)} | {md(why)} |"
+              for label, med, sp, res, why in body]
     note = d.confirmation.note if d.confirmation else None
     return lines + (["", md(note)] if note else []) + [""]
 
@@ -142,8 +144,21 @@ def _functions(ev: Evidence) -> list[str]:
     return ["### Top functions (yappi)", "", *body, ""]
 
 
+def _code_block(code: str) -> list[str]:
+    """A fenced Python block (highlighted on GitHub), its fence longer than any run of
+    backticks in the code; as escaped HTML when the code holds HTML-significant text."""
+    if any(ch in code for ch in _ENTITIES):
+        return [f"<pre><code>{html_escape(code.rstrip())}</code></pre>"]
+    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}python", code.rstrip(), fence]
+
+
 def _tail(d: Diagnosis) -> list[str]:
     lines: list[str] = []
+    code = d.recommendation.snippet if d.recommendation else None
+    if code:
+        lines += [f"### {wording.SNIPPET_TITLE}", "", *_code_block(code), ""]
     if d.notes:
         lines += ["### Notes", ""] + [f"- {md(note)}" for note in d.notes] + [""]
     if d.failure is not None:

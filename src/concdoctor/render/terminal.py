@@ -170,11 +170,13 @@ def _executors(d: Diagnosis, rows: list[wording.ExecutorRow]) -> RenderableType:
     table.add_column("Executor", no_wrap=True)
     table.add_column("Median", justify="right", no_wrap=True)
     table.add_column("Speedup", justify="right", no_wrap=True)
+    table.add_column("Results", no_wrap=True)
     table.add_column("Outcome", overflow="fold")
     for r in rows:
-        style = "bold green" if r.recommended else ("dim" if r.skipped else "")
+        style = ("bold green" if r.recommended else "red" if r.verdict.startswith("unsafe")
+                 else "dim" if r.skipped else "")
         table.add_row(Text(r.label, style=style), wording.seconds(r.median_seconds),
-                      wording.times(r.speedup), Text(r.verdict, style=style))
+                      wording.times(r.speedup), Text(r.results), Text(r.verdict, style=style))
     note = d.confirmation.note if d.confirmation else None
     if note:
         table.caption = Text(note)
@@ -196,4 +198,11 @@ def _tail(d: Diagnosis) -> list[RenderableType]:
                            border_style="red"))
     if d.command:
         parts.append(Text("reproduce: ", style="bold") + Text(d.command, style="cyan"))
+    code = d.recommendation.snippet if d.recommendation else None
+    if code:
+        from rich.syntax import Syntax
+
+        parts.append(Panel(Syntax(code.rstrip(), "python", theme="ansi_dark",
+                                  background_color="default"),
+                           title=wording.SNIPPET_TITLE, title_align="left", border_style="green"))
     return parts

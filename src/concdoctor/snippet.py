@@ -1,0 +1,183 @@
+"""The few lines of Python that apply the advice to the user's own call.
+
+A pure function of the diagnosis: the user's function and inputs by their real names,
+the executor, the worker count and the chunk size, ready to paste. Where the task
+writes module-level state, or threads changed the results, the snippet says what to
+guard with a lock.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+from concdoctor.diagnosis import Diagnosis
+
+COMMENT_WIDTH = 88
+MAIN_GUARD = 'if __name__ == "__main__":  # worker processes import this module again'
+
+
+@dataclass(frozen=True)
+class _Names:
+    """How the snippet imports the function and gets the inputs."""
+
+    imports: tuple[str, ...]
+    func: str
+    inputs: str | None  # an expression; None for --repeat (no argument)
+    note: str | None = None
+
+
+def snippet(d: Diagnosis) -> str | None:
+    """Python that runs the batch the advised way; None without an advice."""
+    rec = d.recommendation
+    if rec is None:
+        return None
+    names = _names(d)
+    body = {
+        "thread": _pool_body, "process": _pool_body, "interpreter": _pool_body,
+        "asyncio": _asyncio_body, "sequential": _sequential_body,
+    }.get(rec.executor)
+    if body is None:
+        return None
+    lines = [f"# {names.note}"] if names.note else []
+    lines += _lock_notes(d)
+    lines += body(d, names)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _names(d: Diagnosis) -> _Names:
+    where, _, attribute = d.target.rpartition(":")
+    imports: list[str] = []
+    note = None
+    func = attribute
+    if "<locals>" in attribute or "<lambda>" in attribute:
+        note = (f"{attribute} is defined inside a function: define it at module level "
+                "to import it (and to run it on processes)")
+        func = attribute.replace("<locals>.", "").replace("<lambda>", "func")
+    else:
+        imports.append(_import(where, attribute.split(".")[0]))
+    workload = d.workload
+    if workload.input_source == "repeat":
+        inputs = None
+    elif workload.inputs_from:
+        source, _, name = workload.inputs_from.rpartition(":")
+        imports.append(_import(source, name.split(".")[0]))
+        inputs = f"{name}()" if workload.inputs_called else name
+    elif workload.inputs_json is not None:
+        inputs = workload.inputs_json
+    else:
+        inputs = "inputs"
+        note = note or f"inputs: your {workload.tasks} inputs, one per call"
+    return _Names(tuple(dict.fromkeys(imports)), func, inputs, note)
+
+
+def _import(where: str, name: str) -> str:
+    if where.endswith(".py") or "/" in where or "\\" in where:
+        folder, _, filename = where.replace("\\", "/").rpartition("/")
+        module = filename[:-3] if filename.endswith(".py") else filename
+        path = f"sys.path.insert(0, {folder or '.'!r})"
+        return f"import sys\n{path}\nfrom {module} import {name}"
+    return f"from {where} import {name}"
+
+
+def _header(imports: tuple[str, ...], *stdlib: str) -> list[str]:
+    """Standard-library imports, a blank line, then the user's function and inputs."""
+    lines = [line for block in imports for line in block.split("\n")]
+    first = [*stdlib, *(line for line in lines if line.startswith("import "))]
+    rest = [line for line in lines if not line.startswith("import ")]
+    ordered = [*dict.fromkeys(sorted(first, key=lambda line: line.startswith("from ")))]
+    return [*ordered, *([""] if ordered else []), *dict.fromkeys(rest), ""]
+
+
+def _pool_body(d: Diagnosis, names: _Names) -> list[str]:
+    rec = d.recommendation
+    assert rec is not None
+    pool = {"thread": "ThreadPoolExecutor", "process": "ProcessPoolExecutor",
+            "interpreter": "InterpreterPoolExecutor"}[rec.executor]
+    source = "from concurrent.futures import " + pool
+    if rec.executor == "interpreter" and _before_314(d):
+        source = "from interpreters_backport.concurrent.futures import InterpreterPoolExecutor"
+    extra = ["import asyncio"] if d.workload.is_coroutine else []
+    lines = _header(names.imports, *extra, source)
+    call = names.func
+    if d.workload.is_coroutine:
+        lines += ["", "def run_one(item):", f"    return asyncio.run({_call(names, 'item')})",
+                  "", ""]
+        call = "run_one"
+    chunk = f", chunksize={rec.chunksize}" if rec.chunksize > 1 else ""
+    if names.inputs is None:
+        work = [f"    futures = [pool.submit({names.func}) for _ in range({d.workload.tasks})]",
+                "    results = [future.result() for future in futures]"]
+        if d.workload.is_coroutine:
+            work = [f"    results = list(pool.map(run_one, range({d.workload.tasks})))"]
+    else:
+        work = [f"    results = list(pool.map({call}, {names.inputs}{chunk}))"]
+    block = [f"with {pool}(max_workers={rec.workers}) as pool:", *work]
+    if rec.executor == "thread":
+        return lines + block
+    return lines + [MAIN_GUARD, *("    " + line for line in block)]
+
+
+def _asyncio_body(d: Diagnosis, names: _Names) -> list[str]:
+    rec = d.recommendation
+    assert rec is not None
+    items = names.inputs or f"range({d.workload.tasks})"
+    return _header(names.imports, "import asyncio") + [
+        "",
+        "async def gather_all(items):",
+        f"    semaphore = asyncio.Semaphore({rec.workers})  # at most {rec.workers} in flight",
+        "",
+        "    async def one(item):",
+        "        async with semaphore:",
+        f"            return await {_call(names, 'item')}",
+        "",
+        "    return await asyncio.gather(*(one(item) for item in items))",
+        "",
+        "",
+        f"results = asyncio.run(gather_all({items}))",
+    ]
+
+
+def _sequential_body(d: Diagnosis, names: _Names) -> list[str]:
+    items = names.inputs or f"range({d.workload.tasks})"
+    if d.workload.is_coroutine:
+        return _header(names.imports, "import asyncio") + [
+            "",
+            "async def run_all(items):",
+            f"    return [await {_call(names, 'item')} for item in items]",
+            "",
+            "",
+            f"results = asyncio.run(run_all({items}))  # one loop, one call at a time",
+        ]
+    return _header(names.imports) + [f"results = [{_call(names, 'item')} for item in {items}]"]
+
+
+def _call(names: _Names, item: str) -> str:
+    return f"{names.func}()" if names.inputs is None else f"{names.func}({item})"
+
+
+def _lock_notes(d: Diagnosis) -> list[str]:
+    """What to guard, where the task shares state or threads changed the results."""
+    rec, ev = d.recommendation, d.evidence
+    shared = ", ".join(ev.shared_state) if ev and ev.shared_state else None
+    unsafe = [r.executor for r in (d.confirmation.results if d.confirmation else ())
+              if r.unsafe and r.executor in ("thread", "asyncio")]
+    if rec is not None and rec.executor in ("thread", "asyncio") and shared:
+        text = (f"The task writes module state ({shared}), which every {rec.executor} task "
+                "shares. Guard each read and write of it with one lock (threading.Lock(), or "
+                "asyncio.Lock() across an await), or keep the state per call.")
+    elif unsafe:
+        where = f" ({shared})" if shared else ""
+        text = (f"{' and '.join(unsafe)} changed the results: the tasks share state{where}. "
+                "To use threads, guard it with one threading.Lock or keep it per call.")
+    else:
+        return []
+    return ["# " + line for line in textwrap.wrap(text, COMMENT_WIDTH - 2)]
+
+
+def _before_314(d: Diagnosis) -> bool:
+    parts = d.environment.python.split(".")
+    try:
+        return (int(parts[0]), int(parts[1])) < (3, 14)
+    except (IndexError, ValueError):
+        return False

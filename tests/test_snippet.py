@@ -1,0 +1,168 @@
+"""The code that applies the advice: each snippet, run against the example it names,
+returns the sequential results."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from concdoctor.diagnosis import (
+    Confirmation,
+    Diagnosis,
+    Environment,
+    Evidence,
+    ExecutorResult,
+    Recommendation,
+    ResultsCheck,
+    Workload,
+)
+from concdoctor.executors import interpreter_pool
+from concdoctor.snippet import snippet
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = Environment(python=".".join(map(str, sys.version_info[:3])), cpu_count=2)
+DUMP = '''
+if __name__ == "__main__":
+    import pickle as _pickle, sys as _sys
+    with open(_sys.argv[1], "wb") as _out:
+        _pickle.dump(results, _out)
+'''
+
+
+def diagnosis(target: str, executor: str, *, workers: int = 2, chunksize: int = 1,
+              inputs_from: str | None = None, called: bool = False,
+              inputs_json: str | None = None, repeat: int | None = None,
+              coroutine: bool = False, shared: tuple[str, ...] = (),
+              unsafe: tuple[str, ...] = ()) -> Diagnosis:
+    source = "repeat" if repeat else "inputs_from" if inputs_from else "inputs"
+    results = tuple(ExecutorResult(name, 8, (0.1,), 0.1, 2.0, check=ResultsCheck("differ"))
+                    for name in unsafe)
+    return Diagnosis(
+        target=target, environment=ENV,
+        workload=Workload(repeat or 8, coroutine, source, inputs_from=inputs_from,
+                          inputs_called=called, inputs_json=inputs_json),
+        evidence=Evidence(1.0, 1.0, 1.0, 0.1, shared_state=shared),
+        recommendation=Recommendation(executor, workers, "r", "why", chunksize=chunksize),
+        confirmation=Confirmation(1.0, 0.5, 2.0, True, 1, results=results) if unsafe else None)
+
+
+def load(spec: str):
+    where, _, name = spec.rpartition(":")
+    if where.endswith(".py"):
+        sys.path.insert(0, str(ROOT / Path(where).parent))
+        where = Path(where).stem
+    return getattr(importlib.import_module(where), name)
+
+
+def sequential(target: str, inputs: list | None, repeat: int | None = None) -> list:
+    func = load(target)
+    calls = [func() for _ in range(repeat)] if repeat else [func(item) for item in inputs]
+    return [asyncio.run(c) if asyncio.iscoroutine(c) else c for c in calls]
+
+
+def run_snippet(code: str, tmp_path: Path) -> list:
+    script = tmp_path / "apply.py"
+    script.write_text(code + DUMP)
+    out = tmp_path / "results.pickle"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # as in the user's project folder
+    done = subprocess.run([sys.executable, str(script), str(out)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, f"{code}\n{done.stderr}"
+    return pickle.loads(out.read_bytes())
+
+
+CASES = {
+    "thread": (diagnosis("examples.io_threads:worker", "thread", workers=10,
+                         inputs_from="examples.io_threads:DELAYS"), "examples.io_threads:DELAYS"),
+    "thread-called-inputs": (diagnosis("examples.io_threads:worker", "thread", workers=8,
+                                       inputs_from="examples.io_threads:delays", called=True),
+                             "examples.io_threads:delays"),
+    "process-chunked": (diagnosis("examples.factorize:factorize", "process", chunksize=2,
+                                  inputs_from="examples.factorize:INPUTS"),
+                        "examples.factorize:INPUTS"),
+    "asyncio": (diagnosis("examples.async_fetch:fetch_data", "asyncio", workers=12,
+                          inputs_from="examples.async_fetch:URLS", coroutine=True),
+                "examples.async_fetch:URLS"),
+    "sequential": (diagnosis("examples.tiny:lookup", "sequential", workers=1,
+                             inputs_from="examples.tiny:INPUTS"), "examples.tiny:INPUTS"),
+    "coroutine-on-threads": (diagnosis("examples.blocking_async:fetch_blocking", "thread",
+                                       workers=10, coroutine=True,
+                                       inputs_from="examples.blocking_async:URLS"),
+                             "examples.blocking_async:URLS"),
+    "coroutine-sequential": (diagnosis("examples.async_fetch:fetch_data", "sequential",
+                                       coroutine=True, inputs_from="examples.async_fetch:URLS"),
+                             "examples.async_fetch:URLS"),
+    "file-path-and-json-inputs": (diagnosis("examples/hashing.py:sha256_digest", "thread",
+                                            inputs_json="[1, 2, 3]"), [1, 2, 3]),
+    "shared-state-on-processes": (diagnosis("examples.shared_state:remember", "process",
+                                            inputs_from="examples.shared_state:INPUTS",
+                                            shared=("examples.shared_state._CURRENT",),
+                                            unsafe=("thread",)),
+                                  "examples.shared_state:INPUTS"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_snippet_returns_the_sequential_results(case: str, tmp_path: Path) -> None:
+    d, inputs = CASES[case]
+    code = snippet(d)
+    assert code is not None
+    items = load(inputs) if isinstance(inputs, str) else inputs
+    items = items() if callable(items) else items
+    assert run_snippet(code, tmp_path) == sequential(d.target, list(items))
+
+
+@pytest.mark.parametrize("executor", ["thread", "process", "sequential"])
+def test_repeat_snippets_call_without_arguments(executor: str, tmp_path: Path) -> None:
+    target = str(Path("tests/targets/faulty.py")) + ":no_args"
+    d = diagnosis(target, executor, repeat=5)
+    code = snippet(d)
+    assert code is not None and "range(5)" in code
+    assert run_snippet(code, tmp_path) == sequential(target, None, repeat=5)
+
+
+@pytest.mark.skipif(interpreter_pool() is None, reason="no interpreter pool on this Python")
+def test_the_interpreter_snippet_runs(tmp_path: Path) -> None:
+    d = diagnosis("examples.factorize:factorize", "interpreter",
+                  inputs_from="examples.factorize:INPUTS")
+    code = snippet(d)
+    assert code is not None and "InterpreterPoolExecutor(max_workers=2)" in code
+    assert run_snippet(code, tmp_path) == sequential(d.target, load("examples.factorize:INPUTS"))
+
+
+def test_the_snippet_names_the_real_things() -> None:
+    code = snippet(CASES["process-chunked"][0])
+    assert code is not None
+    assert "from examples.factorize import factorize" in code
+    assert "ProcessPoolExecutor(max_workers=2)" in code and "chunksize=2" in code
+    assert 'if __name__ == "__main__":' in code
+    assert "Semaphore(12)" in (snippet(CASES["asyncio"][0]) or "")
+
+
+def test_shared_state_asks_for_a_lock() -> None:
+    on_threads = diagnosis("examples.shared_state:remember", "thread",
+                           inputs_from="examples.shared_state:INPUTS",
+                           shared=("examples.shared_state._CURRENT (item assignment)",))
+    code = snippet(on_threads) or ""
+    assert "_CURRENT" in code and "threading.Lock()" in code
+    revised = snippet(CASES["shared-state-on-processes"][0]) or ""
+    assert "thread changed the results" in revised and "threading.Lock" in revised
+
+
+def test_a_closure_is_explained_not_imported() -> None:
+    code = snippet(diagnosis("test_mod:test_x.<locals>.work", "thread", inputs_json="[1]"))
+    assert code is not None and "define it at module level" in code
+    assert "from test_mod import" not in code
+
+
+def test_no_advice_no_snippet() -> None:
+    d = diagnosis("examples.tiny:lookup", "thread")
+    from dataclasses import replace
+    assert snippet(replace(d, recommendation=None)) is None
