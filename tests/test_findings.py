@@ -64,3 +64,9 @@ def test_shared_state_is_named_on_thread_advice_only() -> None:
     assert findings.shared_state(Recommendation("process", 2, "r", "why"), ev, same) is None
     unchecked = findings.shared_state(Recommendation("thread", 8, "r", "why"), ev, None)
     assert unchecked and "needs the confirmation" in unchecked
+
+
+def test_without_yappi_the_samples_name_where_the_loop_blocks() -> None:
+    ev = evidence(loop_blocking=1.0, stacks=(AWAITING, BLOCKING))
+    note = findings.blocked_event_loop(Workload(10, True), IO, ev, None)
+    assert note and "a synchronous call in fetch (app.py:14)" in note

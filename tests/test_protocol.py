@@ -10,11 +10,15 @@ import os
 
 import pytest
 
-from concdoctor import child, executors, protocol, sampling, tracing
+from concdoctor import batch, child, executors, protocol, sampling, tracing
 from concdoctor.diagnosis import FunctionStat
 
 MESSAGES = [
     protocol.RunBaseline(),
+    protocol.RunBaseline(keep_results=False, deadline=10.5, check_after=1.0, sample=120,
+                         seed=7),
+    protocol.TooBig((0.5, 0.6), 1.1, 1.05),
+    protocol.Progress(10, 300),
     protocol.RunTrial("process", 2, chunksize=4),
     protocol.RunYappi(0.5),
     protocol.Exit(),
@@ -22,7 +26,7 @@ MESSAGES = [
                    thread_id=2, thread_ident=3, tasks=8, is_coroutine=True,
                    input_source="inputs_from", start_method="fork"),
     protocol.BaselineDone(1.5, (0.5, 1.0), 1.4, 1.3, 7, 2, 0.01, "cannot pickle"),
-    protocol.TrialDone("thread", seconds=0.4),
+    protocol.TrialDone("thread", seconds=0.4, task_seconds_mean=0.02, concurrency=15.5),
     protocol.TrialDone("process", skipped="cannot pickle a lambda"),
     protocol.TrialDone("thread", raised="KeyError: 'x'"),
     protocol.YappiDone(True, functions=(FunctionStat("f", "a.py", 3, 10, 0.1, 0.2),), tasks=3),
@@ -61,7 +65,8 @@ def test_anything_else_is_refused(line: str, problem: str) -> None:
 
 
 def test_a_child_of_another_version_is_named() -> None:
-    ready = json.loads(protocol.encode(MESSAGES[4]))
+    ready = json.loads(protocol.encode(next(m for m in MESSAGES
+                                             if isinstance(m, protocol.Ready))))
     ready.update(protocol=protocol.PROTOCOL_VERSION + 1, location="/elsewhere/concdoctor",
                  something_new=True)
     with pytest.raises(protocol.ProtocolError) as caught:
@@ -72,7 +77,7 @@ def test_a_child_of_another_version_is_named() -> None:
 
 
 def test_failures_become_the_partial_report_failure() -> None:
-    failure = MESSAGES[-1].failure()
+    failure = next(m for m in MESSAGES if isinstance(m, protocol.Failed)).failure()
     assert failure.phase == "baseline" and failure.detail == "Traceback..."
     assert failure.message == "the target raised on input #3 (13): ValueError: 13"
 
@@ -83,8 +88,9 @@ def test_trial_phases_name_the_executor() -> None:
 
 
 def test_the_frames_the_parent_looks_for_are_the_ones_the_child_runs() -> None:
-    """child.py runs tasks and waits under these names; sampling and tracing read them."""
-    assert child._concdoctor_task.__name__ == protocol.TASK_FRAME
+    """batch.py runs tasks and child.py waits under these names; sampling and tracing read
+    them."""
+    assert batch._concdoctor_task.__name__ == protocol.TASK_FRAME
     assert child._concdoctor_wait.__name__ == protocol.WAIT_FRAME
     wrapper = inspect.getsourcefile(executors.Task.__call__)
     assert wrapper is not None

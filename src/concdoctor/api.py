@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from concdoctor import rules as rules_module
+from concdoctor.budget import new_seed
 from concdoctor.diagnosis import Diagnosis
 from concdoctor.errors import UsageError
-from concdoctor.options import DEFAULTS, Options
+from concdoctor.options import Options, project_options
 from concdoctor.pipeline import Progress, Request, diagnose, quiet
 from concdoctor.target import InputSpec, Job, TargetSpec
 
@@ -28,7 +29,10 @@ def profile(
     timeout: float | None = None,
     sampling: bool | None = None,
     rate: int | None = None,
-    options: Options = DEFAULTS,
+    budget: float | None = None,
+    seed: int | None = None,
+    sample: int | None = None,
+    options: Options | None = None,
     command: str = "",
     progress: Progress | None = None,
 ) -> Diagnosis:
@@ -36,14 +40,19 @@ def profile(
 
     ``func`` is a callable (run in a forked child, so functions defined in test modules
     work) or a ``"module:func"`` / ``"file.py:func"`` string (run with ``python -m``).
-    Settings left at ``None`` come from ``options`` (:data:`concdoctor.options.DEFAULTS`
-    unless given): ``confirm`` (re-run the batch on the advice), ``compare_all`` (measure
-    every executor), ``trials`` (timed runs per executor), ``timeout`` (seconds per
-    phase), ``sampling`` and ``rate`` (py-spy), ``rules`` (a rules TOML file).
+    Settings left at ``None`` come from ``options`` (by default, concdoctor's defaults
+    with ``[tool.concdoctor]`` of ./pyproject.toml): ``confirm`` (re-run the batch on the
+    advice), ``compare_all`` (measure every executor), ``trials`` (timed runs per
+    executor), ``timeout`` (seconds per phase), ``sampling`` and ``rate`` (py-spy),
+    ``budget`` (seconds of measuring: longer batches are sampled), ``seed`` and
+    ``sample`` (which and how many tasks a sample holds), ``rules`` (a rules TOML file).
     """
-    options = options.given(rules=Path(rules) if rules is not None else None, confirm=confirm,
-                            compare_all=compare_all, trials=trials, timeout=timeout,
-                            sampling=sampling, rate=rate)
+    options = (options or project_options()).given(
+        rules=Path(rules) if rules is not None else None, confirm=confirm,
+        compare_all=compare_all, trials=trials, timeout=timeout, sampling=sampling, rate=rate,
+        budget=budget, seed=seed, sample=sample)
+    if options.seed is None:  # chosen now, so that the report can give it
+        options = options.given(seed=new_seed())
     items = _items(func, inputs, repeat, inputs_from)
     request = Request(rules=load_rules(options.rules), options=options, command=command,
                       repeat=repeat is not None, progress=progress or quiet)
@@ -54,7 +63,8 @@ def profile(
             spec = InputSpec(repeat=repeat)
         else:
             spec = InputSpec(items=tuple(items))
-        return diagnose(replace(request, job=Job(TargetSpec.parse(func), spec)))
+        job = Job(TargetSpec.parse(func), spec, seed=options.seed or 0)
+        return diagnose(replace(request, job=job))
     if callable(func):
         return diagnose(replace(request, func=func, items=items))
     raise UsageError(f"func must be a callable or 'module:func', got {type(func).__name__}")

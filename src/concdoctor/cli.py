@@ -49,60 +49,86 @@ def _root(
     """Which concurrency model will speed up this batch of calls, measured and confirmed."""
 
 
+def _default(name: str) -> str:
+    """How --help shows a setting's default: from the options, overridable per project."""
+    value = getattr(DEFAULTS, name)
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    return f" (default: {shown}, or tool.concdoctor in pyproject.toml)"
+
+
+Inputs = Annotated[Optional[str], typer.Option(
+    help="A JSON list; each item is one task, passed as the single argument.")]
+InputsFrom = Annotated[Optional[str], typer.Option(
+    help="module:ATTR holding the inputs: an iterable, or a function returning one.")]
+Repeat = Annotated[Optional[int], typer.Option(
+    help="Call a function without arguments N times (N tasks).")]
+Rules = Annotated[Optional[Path], typer.Option(
+    help="A rules TOML file, tried before the built-in decision matrix.")]
+Confirm = Annotated[bool, typer.Option(
+    "--confirm/--no-confirm", help="Re-run the batch on the advice to measure it.")]
+CompareOption = Annotated[Compare, typer.Option(
+    help="'all' measures every applicable executor, not only the advice.")]
+Budget = Annotated[Optional[float], typer.Option(
+    min=0.1, show_default=False, help="Seconds the measuring may take: a longer batch is "
+    "diagnosed on a sample and its full time predicted." + _default("budget"))]
+Seed = Annotated[Optional[int], typer.Option(
+    show_default=False, help="Seed of the sample (the report gives the one it used).")]
+Sample = Annotated[Optional[int], typer.Option(
+    min=1, show_default=False, help="Diagnose exactly this many tasks (with --seed: the "
+    "same ones again). Default: as many as the budget allows.")]
+Trials = Annotated[Optional[int], typer.Option(
+    min=1, show_default=False,
+    help="Timed runs per executor (the most, when adaptive)." + _default("trials"))]
+Adaptive = Annotated[Optional[bool], typer.Option(
+    "--adaptive/--exact-trials", show_default=False,
+    help="Stop an executor's trials once they settle the decision, or run all of them."
+    + _default("adaptive"))]
+Timeout = Annotated[Optional[float], typer.Option(
+    min=0.1, show_default=False, help="Seconds any one phase may take before the child "
+    "tree is ended." + _default("timeout"))]
+Sampling = Annotated[bool, typer.Option(
+    "--sampling/--no-sampling", help="Sample the baseline with py-spy.")]
+Rate = Annotated[Optional[int], typer.Option(
+    "--sampling-rate", min=MIN_RATE, max=MAX_RATE, show_default=False,
+    help="py-spy samples per second (each of 3 samplers); more is finer and costlier."
+    + _default("rate"))]
+JsonPath = Annotated[Optional[Path], typer.Option(
+    "--json", help="Also write the JSON report to this file.")]
+ReportDir = Annotated[Path, typer.Option(
+    help="Folder that gets a sub-folder of reports per run.")]
+Save = Annotated[bool, typer.Option("--save/--no-save", help="Write the report folder.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")]
+
+
 @app.command()
 def profile(
     target: Annotated[str, typer.Argument(
         help="The function: package.module:func or path/to/file.py:func.")],
-    inputs: Annotated[Optional[str], typer.Option(
-        help="A JSON list; each item is one task, passed as the single argument.")] = None,
-    inputs_from: Annotated[Optional[str], typer.Option(
-        help="module:ATTR holding the inputs: an iterable, or a function returning one.")] = None,
-    repeat: Annotated[Optional[int], typer.Option(
-        help="Call a function without arguments N times (N tasks).")] = None,
-    rules: Annotated[Optional[Path], typer.Option(
-        help="A rules TOML file, tried before the built-in decision matrix.")] = DEFAULTS.rules,
-    confirm: Annotated[bool, typer.Option(
-        "--confirm/--no-confirm", help="Re-run the batch on the advice to measure it.")] = (
-        DEFAULTS.confirm),
-    compare: Annotated[Compare, typer.Option(
-        help="'all' measures every applicable executor, not only the advice.")] = (
-        Compare.all if DEFAULTS.compare_all else Compare.recommended),
-    trials: Annotated[int, typer.Option(
-        min=1, help="Timed runs per executor (the most, when adaptive).")] = DEFAULTS.trials,
-    adaptive: Annotated[bool, typer.Option(
-        "--adaptive/--exact-trials",
-        help="Stop an executor's trials once they settle the decision, or run all of them."
-    )] = DEFAULTS.adaptive,
-    timeout: Annotated[float, typer.Option(
-        min=0.1, help="Seconds any one phase may take before the child tree is ended.")] = (
-        DEFAULTS.timeout),
-    sampling: Annotated[bool, typer.Option(
-        "--sampling/--no-sampling", help="Sample the baseline with py-spy.")] = (
-        DEFAULTS.sampling),
-    rate: Annotated[int, typer.Option(
-        "--sampling-rate", min=MIN_RATE, max=MAX_RATE,
-        help="py-spy samples per second (each of 3 samplers); more is finer and costlier.")] = (
-        DEFAULTS.rate),
-    json_path: Annotated[Optional[Path], typer.Option(
-        "--json", help="Also write the JSON report to this file.")] = None,
-    report_dir: Annotated[Path, typer.Option(
-        help="Folder that gets a sub-folder of reports per run.")] = DEFAULTS.report_dir,
-    save: Annotated[bool, typer.Option(
-        "--save/--no-save", help="Write the report folder.")] = True,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+    inputs: Inputs = None, inputs_from: InputsFrom = None, repeat: Repeat = None,
+    rules: Rules = DEFAULTS.rules, confirm: Confirm = DEFAULTS.confirm,
+    compare: CompareOption = Compare.all if DEFAULTS.compare_all else Compare.recommended,
+    budget: Budget = None, seed: Seed = None, sample: Sample = None, trials: Trials = None,
+    adaptive: Adaptive = None,
+    timeout: Timeout = None, sampling: Sampling = DEFAULTS.sampling, rate: Rate = None,
+    json_path: JsonPath = None, report_dir: ReportDir = DEFAULTS.report_dir,
+    save: Save = True, quiet: Quiet = False,
 ) -> None:
     """Diagnose TARGET over its inputs and recommend an executor, confirmed by measurement."""
     from concdoctor import api
+    from concdoctor.options import project_options
     from concdoctor.target import InputSpec, TargetSpec
 
     spec = InputSpec.from_options(inputs=inputs, inputs_from=inputs_from, repeat=repeat)
     TargetSpec.parse(target)
+    options = project_options().given(
+        rules=rules, confirm=confirm, compare_all=compare is Compare.all, budget=budget,
+        seed=seed, sample=sample, trials=trials, adaptive=adaptive, timeout=timeout,
+        sampling=sampling, rate=rate, report_dir=report_dir)
     console = _console(stderr=True)
     command = shlex.join(["concdoctor", *sys.argv[1:]])
-    with _progress(console, quiet) as say:
-        options = DEFAULTS.given(rules=rules, confirm=confirm, compare_all=compare is Compare.all,
-                                 trials=trials, adaptive=adaptive, timeout=timeout,
-                                 sampling=sampling, rate=rate, report_dir=report_dir)
+    from concdoctor.progress import PhaseProgress
+
+    with PhaseProgress(console, quiet) as say:  # type: ignore[arg-type]
         diagnosis = api.profile(
             target, list(spec.items) if spec.items is not None else None,
             repeat=repeat, inputs_from=inputs_from, options=options, command=command,
@@ -175,32 +201,6 @@ def _console(*, stderr: bool) -> object:
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False)
-
-
-class _progress:
-    """A spinner on stderr naming the phase that runs (silent when not a terminal)."""
-
-    def __init__(self, console: object, quiet: bool) -> None:
-        self.console = console
-        self.quiet = quiet
-        self.status = None
-
-    def __enter__(self):  # type: ignore[no-untyped-def]
-        if self.quiet:
-            return lambda message: None
-        self.status = self.console.status("starting the child process")  # type: ignore[attr-defined]
-        self.status.__enter__()
-
-        def say(message: str) -> None:
-            self.status.update(message)  # type: ignore[union-attr]
-            if not self.console.is_terminal:  # type: ignore[attr-defined]
-                self.console.print(f"[dim]… {message}[/dim]")  # type: ignore[attr-defined]
-
-        return say
-
-    def __exit__(self, *exc: object) -> None:
-        if self.status is not None:
-            self.status.__exit__(None, None, None)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

@@ -44,6 +44,8 @@ class Trial:
 
     seconds: float | None
     check: ResultsCheck | None = None
+    task_seconds_mean: float | None = None
+    concurrency: float | None = None
 
 
 Measure = Callable[[str, int, int], "Trial | float"]
@@ -57,12 +59,28 @@ class Candidate:
     chunksize: int = 1
 
 
-class Book:
-    """Every executor measured so far, by name; measures more trials on request."""
+TimeLeft = Callable[[], float]
+OVER_BUDGET = "not measured: the --budget was spent"
 
-    def __init__(self, measure: Measure, baseline: float, progress: Progress) -> None:
+
+class Book:
+    """Every executor measured so far, by name; measures more trials on request, while
+    the budget lasts (the advice's first trial always runs)."""
+
+    def __init__(self, measure: Measure, baseline: float, progress: Progress,
+                 time_left: TimeLeft | None = None) -> None:
         self.measure, self.baseline, self.say = measure, baseline, progress
+        self.time_left = time_left
         self.results: dict[str, ExecutorResult] = {}
+
+    def _affordable(self, executor: str) -> bool:
+        if self.time_left is None or not self.results:
+            return True
+        known = self.results.get(executor)
+        last = (known.seconds[-1] if known and known.seconds else
+                min((r.seconds[-1] for r in self.results.values() if r.seconds),
+                    default=self.baseline))
+        return self.time_left() > last
 
     def run(self, candidate: Candidate, n: int) -> ExecutorResult:
         """``n`` more trials of ``candidate`` (none once it was skipped or unsafe)."""
@@ -71,12 +89,21 @@ class Book:
             return earlier
         if n <= 0:
             n = 1
+        if not self._affordable(candidate.executor):
+            if earlier is None:
+                earlier = ExecutorResult(candidate.executor, candidate.workers,
+                                         skipped=OVER_BUDGET, chunksize=candidate.chunksize)
+                self.results[candidate.executor] = earlier
+            return earlier
         self.say(f"measuring {candidate.executor} ({candidate.workers} workers, "
                  f"{n} trial{'s' if n > 1 else ''})")
         seconds = list(earlier.seconds) if earlier else []
         check = earlier.check if earlier else None
         skipped = None
-        for _ in range(n):
+        spans: list[tuple[float, float]] = []  # (task seconds, concurrency) of each trial
+        for index in range(n):
+            if index and not self._affordable(candidate.executor):
+                break
             try:
                 trial = self.measure(candidate.executor, candidate.workers, candidate.chunksize)
             except Skipped as exc:
@@ -84,11 +111,20 @@ class Book:
                 break
             trial = trial if isinstance(trial, Trial) else Trial(trial)
             check = _merge(check, trial.check)
+            if trial.task_seconds_mean is not None and trial.concurrency is not None:
+                spans.append((trial.task_seconds_mean, trial.concurrency))
             if trial.seconds is not None:
                 seconds.append(trial.seconds)
             if check is not None and check.unsafe:
                 break
         result = self._result(candidate, seconds, check, skipped)
+        if spans:
+            result = replace(result,
+                             task_seconds_mean=round(statistics.median(t for t, _ in spans), 6),
+                             concurrency=round(statistics.median(c for _, c in spans), 3))
+        elif earlier is not None:
+            result = replace(result, task_seconds_mean=earlier.task_seconds_mean,
+                             concurrency=earlier.concurrency)
         self.results[candidate.executor] = result
         return result
 
@@ -121,17 +157,18 @@ def _merge(earlier: ResultsCheck | None, new: ResultsCheck | None) -> ResultsChe
 def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure: Measure,
             alternatives: Sequence[Candidate], trials: int = DEFAULTS.trials,
             compare_all: bool = False, expected: Mapping[str, float] | None = None,
-            progress: Progress | None = None,
-            adaptive: bool = False) -> tuple[Confirmation, Recommendation]:
+            progress: Progress | None = None, adaptive: bool = False,
+            time_left: TimeLeft | None = None) -> tuple[Confirmation, Recommendation]:
     """Measure the advice; measure alternatives when it falls short (or when asked).
 
     ``expected`` holds the speedup the capacity model allows each executor. An advice
     that holds but reaches less than ``UNDERPERFORM`` of its own is challenged by the
     most promising other pool, if the model allows that pool to do better: one trial,
     and the rest of the trials only if it looks faster. With ``adaptive``, ``trials`` is
-    the most any executor gets: fewer when one settles the question.
+    the most any executor gets: fewer when one settles the question. ``time_left`` (the
+    budget's seconds) stops further trials once the next would overrun it.
     """
-    book = Book(measure, baseline_seconds, progress or (lambda message: None))
+    book = Book(measure, baseline_seconds, progress or (lambda message: None), time_left)
     plan = _Plan(max(trials, 1), adaptive, compare_all)
     advised = Candidate(recommendation.executor, recommendation.workers,
                         recommendation.chunksize)

@@ -94,6 +94,9 @@ class Evidence:
     thread_cpu_seconds: float
     task_seconds_median: float
     task_seconds_max: float = 0.0
+    task_seconds_mean: float = 0.0
+    task_seconds_stdev: float = 0.0
+    """The spread of task times, for the prediction's interval and the scaling model."""
     voluntary_switches: int = 0
     involuntary_switches: int = 0
     run_delay_seconds: float = 0.0
@@ -112,6 +115,11 @@ class Evidence:
     """Why the batch cannot be shipped to a process pool (pickling), or None."""
     shared_state: tuple[str, ...] = ()
     """Module-level state the task writes (``module.NAME (how)``): unsafe to share."""
+    sampled_tasks: int | None = None
+    """How many tasks the baseline ran when it ran a sample of the batch (else None): the
+    times above are the sample's."""
+    seed: int | None = None
+    """The seed that chose the sample."""
     loop_blocking: float | None = None
     """For a coroutine: the share of its idle samples spent outside the event loop's
     wait, i.e. blocking the loop; None when the samples cannot tell."""
@@ -186,6 +194,11 @@ class ExecutorResult:
     chunksize: int = 1
     check: ResultsCheck | None = None
     """The results check; an unsafe executor is never the recommendation."""
+    task_seconds_mean: float | None = None
+    """How long a task took on this executor (waiting for the GIL, a core, the loop
+    included), on average over its trials."""
+    concurrency: float | None = None
+    """How many tasks ran at once, on average, while any ran."""
 
     @property
     def unsafe(self) -> bool:
@@ -202,6 +215,20 @@ class Confirmation:
     executors: dict[str, float] = field(default_factory=dict)
     results: tuple[ExecutorResult, ...] = ()
     note: str | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The whole batch, predicted from the sample the diagnosis ran on: its sequential
+    time, the advised executor's, and that time's interval (``low`` to ``high``)."""
+
+    tasks: int
+    sampled_tasks: int
+    seed: int
+    sequential_seconds: float
+    recommended_seconds: float
+    low: float
+    high: float
 
 
 @dataclass(frozen=True)
@@ -222,6 +249,8 @@ class Diagnosis:
     classification: Classification | None = None
     recommendation: Recommendation | None = None
     confirmation: Confirmation | None = None
+    prediction: Prediction | None = None
+    """Present when the diagnosis ran on a sample of the inputs; None otherwise."""
     failure: Failure | None = None
     notes: tuple[str, ...] = ()
     command: str = ""
@@ -296,6 +325,7 @@ _NESTED: dict[str, type] = {
     "classification": Classification,
     "recommendation": Recommendation,
     "confirmation": Confirmation,
+    "prediction": Prediction,
     "failure": Failure,
 }
 _NESTED_TUPLES: dict[str, type] = {

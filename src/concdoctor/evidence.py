@@ -15,12 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from concdoctor import findings, sampling
+from concdoctor import budget, findings, sampling
+from concdoctor.cores import cpu_count as environment_cpus
 from concdoctor.diagnosis import Evidence
 from concdoctor.options import Options
-from concdoctor.protocol import BaselineDone, Ready, RunBaseline
+from concdoctor.protocol import BaselineDone, Ready, RunBaseline, TooBig
 from concdoctor.runner import ChildRunner
 
+Progress = Callable[..., None]
+"""``progress(message)``, or ``progress(message, done, total)`` while tasks run."""
 FEWEST_EXPECTED_SAMPLES = 5
 """A baseline shorter than this many sampling intervals cannot tell the states apart."""
 LOST_SAMPLES_DIVISOR = 4
@@ -33,16 +36,70 @@ class Baseline:
     notes: tuple[str, ...] = ()
 
 
-def measure_baseline(child: ChildRunner, ready: Ready, options: Options,
-                     progress: Callable[[str], None]) -> Baseline:
-    """Run the baseline under the samplers; the evidence, with what to tell the user."""
+def measure_baseline(child: ChildRunner, ready: Ready, options: Options, progress: Progress,
+                     io_workers: int) -> Baseline:
+    """Run the baseline under the samplers: the whole batch when it fits its share of the
+    budget, else a sample (sized to keep ``io_workers`` busy when the tasks wait)."""
+    if options.sample is not None and options.sample < ready.held:
+        done: BaselineDone | TooBig = TooBig((), 0.0, 0.0)  # asked for: go straight to it
+    else:
+        first = RunBaseline(keep_results=options.confirm,
+                            deadline=budget.BASELINE_SHARE * options.budget,
+                            check_after=budget.CHECK_SHARE * options.budget)
+        whole = "" if ready.held == ready.tasks else f" (a sample of {ready.tasks})"
+        done, shares, degraded = _sampled(child, ready, options, progress, first,
+                                          f"running {ready.held} tasks sequentially{whole}")
+    notes: tuple[str, ...] = ()
+    if isinstance(done, TooBig):
+        k = options.sample or _sample_size(done, ready, options, io_workers)
+        notes = (_sample_note(done, k, ready.tasks, options),)
+        again = RunBaseline(keep_results=options.confirm, sample=k, seed=options.seed or 0,
+                            deadline=None if options.sample else
+                            budget.MAX_SAMPLE_SHARE * options.budget)
+        done, shares, degraded = _sampled(child, ready, options, progress, again,
+                                          f"running a sample of {k} tasks sequentially")
+    assert isinstance(done, BaselineDone)
+    evidence = _evidence(done, None if degraded else shares, degraded, options.rate)
+    if len(done.task_seconds) < ready.tasks:
+        evidence = replace(evidence, sampled_tasks=len(done.task_seconds), seed=options.seed)
+    if ready.is_coroutine:
+        evidence = replace(evidence, loop_blocking=findings.loop_blocking(evidence.stacks))
+    evidence, note = _blend(evidence, shares.gil_estimate if shares else None)
+    return Baseline(evidence, (*notes, *((note,) if note else ())))
+
+
+def _sample_note(too_big: TooBig, k: int, tasks: int, options: Options) -> str:
+    why = ""
+    if too_big.task_seconds:
+        estimate = budget.pace_of(too_big.task_seconds) * tasks
+        why = (f"the batch would run about {estimate:.0f} s sequentially, past the --budget "
+               f"of {options.budget:g} s: ")
+    return (f"{why}diagnosed on a sample of {k} of its {tasks} tasks (--sample {k} "
+            f"--seed {options.seed} repeats it); times for all are predicted")
+
+
+def _sample_size(too_big: TooBig, ready: Ready, options: Options, io_workers: int) -> int:
+    """Tasks to sample: CPU-bound work keeps the cores busy, waiting keeps the threads."""
+    cpu_bound = too_big.thread_cpu_seconds > 0.5 * too_big.elapsed
+    cores = environment_cpus()
+    return budget.sample_size(too_big.task_seconds, ready.held, budget=options.budget,
+                              workers=cores if cpu_bound else io_workers, cpu_count=cores)
+
+
+def _sampled(child: ChildRunner, ready: Ready, options: Options, progress: Progress,
+             request: RunBaseline, what: str) -> (
+        tuple[BaselineDone | TooBig, sampling.Shares | None, str | None]):
+    """One baseline request under fresh samplers: its answer, the shares, and why the
+    evidence is degraded (None if it is not)."""
     samplers, degraded = _start_sampling(child.pid, options, progress)
-    progress(f"running {ready.tasks} tasks sequentially" + (" under py-spy" if samplers else ""))
+    progress(what + (" under py-spy" if samplers else ""))
+    total = request.sample or ready.held
     shares = None
     try:
-        done = child.ask(RunBaseline(keep_results=options.confirm), BaselineDone,
-                         options.timeout)
-        if samplers:
+        done: BaselineDone | TooBig = child.ask(
+            request, (BaselineDone, TooBig), options.timeout,
+            on_progress=lambda p: progress(what, p.done, total))
+        if samplers and isinstance(done, BaselineDone):
             samplers.stop()
             labels = sampling.thread_labels(ready.thread_id, ready.thread_ident)
             shares = samplers.shares(done.wall_seconds, labels)
@@ -50,15 +107,12 @@ def measure_baseline(child: ChildRunner, ready: Ready, options: Options,
         if samplers:
             samplers.kill()
             samplers.directory_cleanup()
-    degraded = degraded or _unreliable(shares, done, options.rate)
-    evidence = _evidence(done, None if degraded else shares, degraded, options.rate)
-    if ready.is_coroutine:
-        evidence = replace(evidence, loop_blocking=findings.loop_blocking(evidence.stacks))
-    evidence, note = _blend(evidence, shares.gil_estimate if shares else None)
-    return Baseline(evidence, (note,) if note else ())
+    if isinstance(done, BaselineDone):
+        degraded = degraded or _unreliable(shares, done, options.rate)
+    return done, shares, degraded
 
 
-def _start_sampling(pid: int, options: Options, progress: Callable[[str], None]) -> (
+def _start_sampling(pid: int, options: Options, progress: Progress) -> (
         tuple[sampling.Samplers | None, str | None]):
     """Running samplers, or None and why the evidence will be degraded."""
     if not options.sampling:
@@ -98,6 +152,8 @@ def _evidence(done: BaselineDone, shares: sampling.Shares | None, degraded: str 
         thread_cpu_seconds=round(done.thread_cpu_seconds, 6),
         task_seconds_median=round(statistics.median(tasks), 6),
         task_seconds_max=round(max(tasks), 6),
+        task_seconds_mean=round(statistics.fmean(tasks), 6),
+        task_seconds_stdev=round(budget.spread_seconds(tasks), 6),
         voluntary_switches=done.voluntary_switches,
         involuntary_switches=done.involuntary_switches,
         run_delay_seconds=round(done.run_delay_seconds, 6),

@@ -11,9 +11,11 @@ import asyncio
 import concurrent.futures as cf
 import multiprocessing
 import pickle
+import statistics
 import sys
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -40,6 +42,43 @@ class Task:
         if self.is_coroutine:
             return asyncio.run(self.coroutine(item))
         return self.func(item) if self.pass_item else self.func()
+
+
+class Timed:
+    """A task that also says when it ran: ``(value, start, end)``. ``perf_counter`` reads
+    one clock for every process of the machine (Linux's monotonic clock), so the times a
+    pool's workers report line up with the trial's own."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+
+    def __call__(self, item: Any) -> tuple[Any, float, float]:
+        start = time.perf_counter()
+        value = self.task(item)
+        return value, start, time.perf_counter()
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """One run of the batch: its seconds, its results in order, and when each task ran
+    (start and end, in seconds from the run's start)."""
+
+    seconds: float
+    results: list[Any]
+    spans: list[tuple[float, float]]
+
+    @property
+    def task_seconds_mean(self) -> float:
+        return statistics.fmean(end - start for start, end in self.spans) if self.spans else 0.0
+
+    @property
+    def concurrency(self) -> float:
+        """Tasks running at once, on average, while any ran."""
+        if not self.spans:
+            return 0.0
+        busy = sum(end - start for start, end in self.spans)
+        window = max(end for _, end in self.spans) - min(start for start, _ in self.spans)
+        return busy / window if window > 0 else 1.0
 
 
 def pickling_problem(task: Task, items: Sequence[Any]) -> str | None:
@@ -81,52 +120,86 @@ def applicable(executor: str, *, is_coroutine: bool) -> str | None:
 
 
 def run_batch(
-    executor: str, task: Task, items: Sequence[Any], *, workers: int, chunksize: int = 1
-) -> tuple[float, list[Any]]:
-    """Run every item once on ``executor``: the wall seconds it took, and the results in
-    the order of the items (kept for the results check, as the user's code keeps them)."""
+    executor: str, task: Task, items: Sequence[Any], *, workers: int, chunksize: int = 1,
+    on_result: Callable[[int], None] | None = None,
+) -> BatchRun:
+    """Run every item once on ``executor``, timed from the pool's start to its shutdown:
+    the results in the order of the items (kept for the results check, as the user's code
+    keeps them) and when each task ran. ``on_result(done)`` follows the results."""
+    count = on_result or _ignore
     reason = applicable(executor, is_coroutine=task.is_coroutine)
     if executor == "process" and not reason:
         reason = pickling_problem(task, items)  # checked before the clock starts
     if reason:
         raise ExecutorUnavailable(reason)
+    timed = Timed(task)
     start = time.perf_counter()
     if executor == "sequential":
-        results = _run_sequential(task, items)
+        runs = _run_sequential(task, items, count)
     elif executor == "asyncio":
-        results = asyncio.run(_gather_bounded(task, items, workers))
+        runs = asyncio.run(_gather_bounded(task, items, workers, count))
     elif executor == "thread":
         with cf.ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(task, items))
+            runs = _collect(pool.map(timed, items), count)
     elif executor in ("process", "interpreter"):
-        results = _run_in_pool(executor, task, items, workers, chunksize)
+        runs = _run_in_pool(executor, timed, items, workers, chunksize, count)
     else:
         raise ExecutorUnavailable(f"unknown executor {executor!r}")
-    return time.perf_counter() - start, results
+    seconds = time.perf_counter() - start
+    return BatchRun(seconds, [value for value, _, _ in runs],
+                    [(begin - start, end - start) for _, begin, end in runs])
 
 
-def _run_sequential(task: Task, items: Sequence[Any]) -> list[Any]:
+def _ignore(done: int) -> None:
+    pass
+
+
+def _collect(values: Iterable[Any], count: Callable[[int], None]) -> list[Any]:
+    results = []
+    for value in values:
+        results.append(value)
+        count(len(results))
+    return results
+
+
+def _run_sequential(task: Task, items: Sequence[Any],
+                    count: Callable[[int], None]) -> list[tuple[Any, float, float]]:
+    """One call after another; coroutines on one event loop, as a plain loop would."""
     if not task.is_coroutine:
-        return [task(item) for item in items]
+        return _collect((Timed(task)(item) for item in items), count)
     loop = asyncio.new_event_loop()
+
+    def one(item: Any) -> tuple[Any, float, float]:
+        start = time.perf_counter()
+        value = loop.run_until_complete(task.coroutine(item))
+        return value, start, time.perf_counter()
+
     try:
-        return [loop.run_until_complete(task.coroutine(item)) for item in items]
+        return _collect((one(item) for item in items), count)
     finally:
         loop.close()
 
 
-async def _gather_bounded(task: Task, items: Sequence[Any], workers: int) -> list[Any]:
+async def _gather_bounded(task: Task, items: Sequence[Any], workers: int,
+                          count: Callable[[int], None]) -> list[tuple[Any, float, float]]:
     semaphore = asyncio.Semaphore(workers)
+    done = 0
 
-    async def one(item: Any) -> Any:
+    async def one(item: Any) -> tuple[Any, float, float]:
+        nonlocal done
         async with semaphore:
-            return await task.coroutine(item)
+            start = time.perf_counter()
+            value = await task.coroutine(item)
+            end = time.perf_counter()
+        done += 1
+        count(done)
+        return value, start, end
 
     return list(await asyncio.gather(*(one(item) for item in items)))
 
 
-def _run_in_pool(executor: str, task: Task, items: Sequence[Any], workers: int,
-                 chunksize: int) -> list[Any]:
+def _run_in_pool(executor: str, timed: Timed, items: Sequence[Any], workers: int,
+                 chunksize: int, count: Callable[[int], None]) -> list[Any]:
     if executor == "process":
         pool: cf.Executor = cf.ProcessPoolExecutor(max_workers=workers)
     else:
@@ -135,7 +208,7 @@ def _run_in_pool(executor: str, task: Task, items: Sequence[Any], workers: int,
         pool = factory(max_workers=workers)
     try:
         with pool:
-            return list(pool.map(task, items, chunksize=max(1, chunksize)))
+            return _collect(pool.map(timed, items, chunksize=max(1, chunksize)), count)
     except cf.process.BrokenProcessPool as exc:
         raise ExecutorUnavailable(
             f"a worker process died ({exc}); the function may crash or call os._exit"

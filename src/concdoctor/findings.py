@@ -51,6 +51,14 @@ def loop_blocking(stacks: Sequence[StackSamples]) -> float | None:
     return round((idle - awaiting) / idle, 3)
 
 
+def blocking_frame(stacks: Sequence[StackSamples]) -> str | None:
+    """The innermost frame of the stack most often idle outside the event loop's wait."""
+    blocking = [stack for stack in stacks if stack.idle and stack.frames
+                and not any(LOOP_WAIT in frame for frame in stack.frames)]
+    top = max(blocking, key=lambda stack: stack.idle, default=None)
+    return top.frames[-1] if top is not None else None
+
+
 def blocked_event_loop(workload: Workload, classification: Classification | None,
                        evidence: Evidence | None, confirmation: Confirmation | None) -> (
         str | None):
@@ -74,6 +82,9 @@ def blocked_event_loop(workload: Workload, classification: Classification | None
     if evidence.loop_blocking is not None:
         if evidence.loop_blocking < BLOCKING_SHARE_OF_IDLE:
             return None
+        where = blocking_frame(evidence.stacks)
+        if where and not evidence.blocking_calls:
+            culprit = f"a synchronous call in {where}"
         return (f"the coroutine blocks its event loop: {evidence.loop_blocking:.0%} of its idle "
                 f"samples wait outside the loop, in {culprit}, which does not yield to it. "
                 f"{fix}")

@@ -11,9 +11,15 @@ This module imports nothing heavy: the pytest plugin reads it in every test sess
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10
+    import tomli as tomllib
 
 from concdoctor.errors import UsageError
 
@@ -43,6 +49,14 @@ class Options:
     """Sample the baseline with py-spy."""
     rate: int = 100
     """py-spy samples per second, for each of the three samplers."""
+    budget: float = 30.0
+    """Seconds the measuring may take; a batch too long for it is diagnosed on a sample,
+    and its full time predicted."""
+    seed: int | None = None
+    """Seed of the sample; None: a random one, reported so the run can be repeated."""
+    sample: int | None = None
+    """Diagnose exactly this many tasks (with ``seed``: the same ones as a report's run);
+    None: as many as the budget allows."""
     rules: Path | None = None
     """A rules TOML file tried before the built-in decision matrix."""
     report_dir: Path = Path(".concdoctor")
@@ -53,6 +67,14 @@ class Options:
             raise OptionError(f"trials must be a whole number of at least 1, got {self.trials!r}")
         if not _positive(self.timeout):
             raise OptionError(f"timeout must be a number of seconds above 0, got {self.timeout!r}")
+        if not _positive(self.budget):
+            raise OptionError(f"budget must be a number of seconds above 0, got {self.budget!r}")
+        if self.seed is not None and (isinstance(self.seed, bool)
+                                      or not isinstance(self.seed, int)):
+            raise OptionError(f"seed must be a whole number, got {self.seed!r}")
+        if self.sample is not None and (isinstance(self.sample, bool)
+                                        or not isinstance(self.sample, int) or self.sample < 1):
+            raise OptionError(f"sample must be a whole number of at least 1, got {self.sample!r}")
         if isinstance(self.rate, bool) or not isinstance(self.rate, int) or not (
                 MIN_RATE <= self.rate <= MAX_RATE):
             raise OptionError(f"sampling rate must be {MIN_RATE}-{MAX_RATE} samples per second, "
@@ -74,3 +96,25 @@ def _positive(value: Any) -> bool:
 
 
 DEFAULTS = Options()
+
+PROJECT_KEYS = {"budget": "budget", "trials": "trials", "adaptive": "adaptive",
+                "timeout": "timeout", "sampling_rate": "rate", "seed": "seed"}
+"""Settings a project may set in ``[tool.concdoctor]`` of its pyproject.toml, by key."""
+
+
+def project_options(folder: Path | None = None) -> Options:
+    """The defaults, with what ``[tool.concdoctor]`` of ``folder``'s pyproject.toml sets
+    (the current folder's by default); the command line and the API override both."""
+    path = (folder or Path.cwd()) / "pyproject.toml"
+    if not path.is_file():
+        return DEFAULTS
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise OptionError(f"{path}: cannot read [tool.concdoctor] ({exc})") from None
+    section = data.get("tool", {}).get("concdoctor", {})
+    given = {PROJECT_KEYS[key]: value for key, value in section.items() if key in PROJECT_KEYS}
+    try:
+        return DEFAULTS.given(**given)
+    except OptionError as exc:
+        raise OptionError(f"{path} [tool.concdoctor]: {exc}") from None

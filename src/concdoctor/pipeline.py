@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -29,12 +30,14 @@ from concdoctor.runner import ChildRunner, StageFailed
 from concdoctor.snippet import snippet
 from concdoctor.target import Job
 
-Progress = Callable[[str], None]
+Progress = Callable[..., None]
+"""``progress(message)`` as a phase begins; ``progress(message, done, total)`` as its
+tasks are done."""
 SNIPPET_INPUTS_CHARS = 300
 """Inputs given as a list shorter than this (as JSON) are written out in the snippet."""
 
 
-def quiet(message: str) -> None:
+def quiet(message: str, done: int | None = None, total: int | None = None) -> None:
     """A progress callback that says nothing."""
 
 
@@ -63,6 +66,7 @@ class Request:
 def diagnose(request: Request) -> Diagnosis:
     """The pipeline. Every stage grows the Diagnosis; a failing stage leaves it partial."""
     options = request.options
+    clock = Clock(options.budget)
     diagnosis = Diagnosis(target=request.target_text, workload=Workload(len(request.items)),
                           environment=environment.describe(), command=request.command)
     with _launch(request) as process:
@@ -73,8 +77,9 @@ def diagnose(request: Request) -> Diagnosis:
             diagnosis = _classified(diagnosis)
             diagnosis = _recommended(diagnosis, request.rules)
             if options.confirm:
-                diagnosis = _confirmed(diagnosis, process, request)
-            diagnosis = _profiled(diagnosis, process, request)
+                diagnosis = _confirmed(diagnosis, process, request, clock)
+            diagnosis = _predicted(diagnosis, request.rules)
+            diagnosis = _profiled(diagnosis, process, request, clock)
         except StageFailed as failed:
             diagnosis = replace(diagnosis, failure=failed.failure)
     return _concluded(diagnosis, process)
@@ -105,8 +110,10 @@ def _short_json(request: Request) -> str | None:
 
 
 def _baseline(d: Diagnosis, process: ChildRunner, ready: Ready, request: Request) -> Diagnosis:
-    """The batch once, sequentially, under py-spy: the evidence."""
-    baseline = measure_baseline(process, ready, request.options, request.progress)
+    """The batch (or a sample of it) once, sequentially, under py-spy: the evidence."""
+    io_workers = request.rules.workers("thread", tasks=ready.tasks,
+                                       cpu_count=d.environment.cpu_count)
+    baseline = measure_baseline(process, ready, request.options, request.progress, io_workers)
     return _noted(replace(d, evidence=baseline.evidence), *baseline.notes)
 
 
@@ -125,25 +132,34 @@ def _recommended(d: Diagnosis, rules: RuleSet) -> Diagnosis:
     return _noted(d, f"process executor unavailable: {problem}") if problem else d
 
 
-def _confirmed(d: Diagnosis, process: ChildRunner, request: Request) -> Diagnosis:
+def _confirmed(d: Diagnosis, process: ChildRunner, request: Request, clock: Clock) -> (
+        Diagnosis):
     """The batch re-run on the advice (and on alternatives when it falls short)."""
     assert d.evidence is not None and d.recommendation is not None
     options = request.options
     predicted = trials.predicted(metrics_of(d, request.rules))
     confirmation, recommendation = confirm.confirm(
         d.recommendation, baseline_seconds=d.evidence.wall_seconds,
-        measure=trials.measure_in(process, d, options.timeout),
+        measure=trials.measure_in(process, d, options.timeout, request.progress),
         alternatives=trials.alternatives(d, request.rules, predicted), trials=options.trials,
         compare_all=options.compare_all, progress=request.progress, expected=predicted,
-        adaptive=options.adaptive)
+        adaptive=options.adaptive, time_left=clock.left)
     return replace(d, confirmation=confirmation, recommendation=recommendation)
 
 
-def _profiled(d: Diagnosis, process: ChildRunner, request: Request) -> Diagnosis:
+def _predicted(d: Diagnosis, rules: RuleSet) -> Diagnosis:
+    """The whole batch's times, predicted, when the diagnosis ran on a sample."""
+    if d.evidence is None or d.evidence.sampled_tasks is None or d.recommendation is None:
+        return d
+    model = trials.predicted(metrics_of(d, rules))
+    return replace(d, prediction=trials.prediction(d, model))
+
+
+def _profiled(d: Diagnosis, process: ChildRunner, request: Request, clock: Clock) -> Diagnosis:
     """yappi over a few tasks, last: tracing must not touch the timed runs."""
     assert d.evidence is not None
     request.progress("profiling a few tasks with yappi")
-    budget = tracing.budget_seconds(d.evidence, d.confirmation)
+    budget = tracing.budget_seconds(d.evidence, d.confirmation, clock.left())
     try:
         done = process.ask(RunYappi(budget), YappiDone, request.options.timeout + budget)
     except StageFailed as failed:
@@ -174,6 +190,16 @@ def _concluded(d: Diagnosis, process: ChildRunner) -> Diagnosis:
     if d.recommendation is None:
         return d
     return replace(d, recommendation=replace(d.recommendation, snippet=snippet(d)))
+
+
+class Clock:
+    """The budget's seconds, counted from the start of the diagnosis."""
+
+    def __init__(self, budget: float) -> None:
+        self.end = time.monotonic() + budget
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
 
 
 def _noted(d: Diagnosis, *notes: str) -> Diagnosis:

@@ -34,10 +34,21 @@ class ProtocolError(UsageError):
 
 @dataclass(frozen=True)
 class RunBaseline:
-    """Run every task once, sequentially, timing each; with ``keep_results``, keep each
-    result's digest for the trials' results check."""
+    """Run the tasks once, sequentially, timing each; with ``keep_results``, keep each
+    result's digest for the trials' results check.
+
+    Without ``sample``: every task the child holds, in input order; past
+    ``check_after`` seconds, if the pace says they will not fit in ``deadline``,
+    stop and answer :class:`TooBig`. With ``sample``: that many tasks chosen with
+    ``seed`` (see :mod:`concdoctor.budget`), stopping at ``deadline`` with those done.
+    The tasks run are the ones every later trial runs.
+    """
 
     keep_results: bool = True
+    deadline: float | None = None
+    check_after: float = 0.0
+    sample: int | None = None
+    seed: int = 0
     TYPE: ClassVar[str] = "run_baseline"
     phase: ClassVar[str] = "baseline"
 
@@ -87,6 +98,8 @@ class Ready:
     input_source: str
     start_method: str
     inputs_called: bool = False
+    held: int = 0
+    """How many of the ``tasks`` inputs the child holds (fewer for a huge iterator)."""
     TYPE: ClassVar[str] = "ready"
 
 
@@ -109,6 +122,25 @@ class BaselineDone:
 
 
 @dataclass(frozen=True)
+class TooBig:
+    """The baseline stopped: at its pace the tasks would not fit its deadline."""
+
+    task_seconds: tuple[float, ...]
+    elapsed: float
+    thread_cpu_seconds: float
+    TYPE: ClassVar[str] = "too_big"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Tasks done so far in the running request (sent at most a few times a second)."""
+
+    done: int
+    total: int
+    TYPE: ClassVar[str] = "progress"
+
+
+@dataclass(frozen=True)
 class TrialDone:
     """One run of the whole batch: its seconds, or why the executor could not run it."""
 
@@ -120,6 +152,10 @@ class TrialDone:
     """The target raised on this executor: the exception, in one line."""
     check: ResultsCheck | None = None
     """The results, task by task, against the baseline's."""
+    task_seconds_mean: float | None = None
+    """How long a task took on this executor, on average (contention included)."""
+    concurrency: float | None = None
+    """How many tasks ran at once, on average, while any ran."""
     TYPE: ClassVar[str] = "trial_done"
 
 
@@ -159,11 +195,12 @@ class Failed:
 
 
 Request = Union[RunBaseline, RunTrial, RunYappi, Exit]
-Answer = Union[Ready, BaselineDone, TrialDone, YappiDone, Failed]
+Answer = Union[Ready, BaselineDone, TooBig, TrialDone, YappiDone, Failed, Progress]
 Message = Union[Request, Answer]
 
 _TYPES: dict[str, type[Any]] = {cls.TYPE: cls for cls in (
-    RunBaseline, RunTrial, RunYappi, Exit, Ready, BaselineDone, TrialDone, YappiDone, Failed)}
+    RunBaseline, RunTrial, RunYappi, Exit, Ready, BaselineDone, TooBig, TrialDone,
+    YappiDone, Failed, Progress)}
 _NESTED: dict[str, type[Any]] = {"functions": FunctionStat, "check": ResultsCheck}
 """Fields holding dataclasses of their own (or tuples of them)."""
 

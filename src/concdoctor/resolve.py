@@ -13,11 +13,11 @@ import inspect
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from concdoctor import executors
+from concdoctor import budget, executors
 from concdoctor.target import Job, TargetSpec
 
 
@@ -34,9 +34,16 @@ class ResolveError(Exception):
 class Resolved:
     task: executors.Task
     items: Sequence[Any]
+    """The inputs the child holds: all of them, or a reservoir of a huge iterator."""
     input_source: str
     inputs_called: bool = False
     """``--inputs-from`` named a function, called to get the inputs."""
+    total: int = -1
+    """How many inputs there are in all (``len(items)`` unless a reservoir)."""
+
+    def __post_init__(self) -> None:
+        if self.total < 0:
+            self.total = len(self.items)
 
 
 def resolve_job(job: Job) -> Resolved:
@@ -48,15 +55,13 @@ def resolve_job(job: Job) -> Resolved:
         raise ResolveError(f"target {job.target.text!r} is {type(func).__name__}, "
                            "not a function: name a callable after the ':'")
     spec = job.inputs
-    called = False
+    task = make_task(func, pass_item=spec.repeat is None)
     if spec.repeat is not None:
-        items: list[Any] = [None] * int(spec.repeat)
-        source = "repeat"
-    elif spec.source is not None:
-        (items, called), source = _load_inputs(spec.source), "inputs_from"
-    else:
-        items, source = list(spec.items or ()), "inputs"
-    return Resolved(make_task(func, pass_item=source != "repeat"), items, source, called)
+        return Resolved(task, [None] * int(spec.repeat), "repeat")
+    if spec.source is not None:
+        held, called = _load_inputs(spec.source, job.seed)
+        return Resolved(task, held.items, "inputs_from", called, held.total)
+    return Resolved(task, list(spec.items or ()), "inputs")
 
 
 def make_task(func: Callable[..., Any], *, pass_item: bool) -> executors.Task:
@@ -149,8 +154,9 @@ def _import_path(path: str) -> Any:
     return module
 
 
-def _load_inputs(spec: TargetSpec) -> tuple[list[Any], bool]:
-    """The inputs, and whether they came from calling a function."""
+def _load_inputs(spec: TargetSpec, seed: int) -> tuple[budget.Held, bool]:
+    """The inputs (a sequence as it is, an iterator read into a reservoir), and whether
+    they came from calling a function."""
     value = _load_attribute(spec, what="--inputs-from")
     called = callable(value)
     if called:
@@ -159,13 +165,15 @@ def _load_inputs(spec: TargetSpec) -> tuple[list[Any], bool]:
         except Exception as exc:
             raise ResolveError(f"--inputs-from {spec.text!r} raised {type(exc).__name__}: "
                                f"{exc}", "target", traceback.format_exc()) from None
-    try:
-        items = list(value)
-    except TypeError:
+    if not isinstance(value, Iterable) or isinstance(value, (str, bytes)):
         raise ResolveError(f"--inputs-from {spec.text!r} gave {type(value).__name__}, "
-                           "not an iterable: return a list of inputs") from None
-    if not items:
+                           "not an iterable: return a list of inputs")
+    try:
+        held = budget.hold(value, seed)
+    except Exception as exc:
+        raise ResolveError(f"reading --inputs-from {spec.text!r} raised "
+                           f"{type(exc).__name__}: {exc}", "target",
+                           traceback.format_exc()) from None
+    if not held.total:
         raise ResolveError(f"--inputs-from {spec.text!r} gave no items")
-    return items, called
-
-
+    return held, called

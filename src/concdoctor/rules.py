@@ -22,6 +22,7 @@ from concdoctor import expressions
 from concdoctor.diagnosis import EXECUTORS
 from concdoctor.errors import RulesError
 from concdoctor.metrics import METRIC_TYPES, REASON_ONLY, python_version_tuple
+from concdoctor.options import PROJECT_KEYS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -32,7 +33,8 @@ OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "in", "not_in")
 RULE_KEYS = {"id", "when", "executor", "workers", "chunksize", "min_speedup", "reason",
              "advice", "priority"}
 TOP_KEYS = {"version", "extend_default", "alternatives", "rule"}
-PYPROJECT_KEYS = TOP_KEYS | {"rules"}
+PYPROJECT_KEYS = TOP_KEYS | {"rules"} | set(PROJECT_KEYS)
+"""[tool.concdoctor] holds rules and the settings of concdoctor.options.PROJECT_KEYS."""
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)(?::([^{}]*))?\}")
 
 

@@ -94,39 +94,50 @@ class ChildRunner:
         except (BrokenPipeError, OSError):
             pass  # the child is gone: the next wait reports how it ended
 
-    def receive(self, timeout: float) -> protocol.Message:
-        """The next answer from the child, or ChildFailed when it dies or times out."""
+    def receive(self, timeout: float, phase_timeout: float | None = None) -> protocol.Message:
+        """The next answer from the child, or ChildFailed when it dies or runs past
+        ``timeout`` (which is what remains of ``phase_timeout``, the one to report)."""
         deadline = time.monotonic() + timeout
         while not self._answers:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ChildFailed(f"no answer within {timeout:g} s", timed_out=True)
+                limit = timeout if phase_timeout is None else phase_timeout
+                raise ChildFailed(f"no answer within {limit:g} s", timed_out=True)
             if not self._selector.get_map():
                 raise ChildFailed(self._exit_description())
             for key, _ in self._selector.select(min(remaining, 0.5)):
                 self._read(key)
         return self._answers.pop(0)
 
-    def ask(self, request: protocol.Request | None, expect: type[A], timeout: float) -> A:
+    def ask(self, request: protocol.Request | None, expect: type[A] | tuple[type[Any], ...],
+            timeout: float, on_progress: Callable[[protocol.Progress], None] | None = None,
+            ) -> A:
         """Send ``request`` (None: only wait, for the child's first answer) and return its
-        answer, of type ``expect``. A child that raised, died or hung raises
+        answer, of type ``expect``; :class:`~concdoctor.protocol.Progress` messages on
+        the way go to ``on_progress``. A child that raised, died or hung raises
         :class:`StageFailed` naming the phase; one that cannot resolve the target raises
         :class:`UsageError`."""
         phase = "resolve"
         if request is not None:
             self.send(request)
             phase = request.phase
-        try:
-            answer = self.receive(timeout)
-        except ChildFailed as exc:
-            raise StageFailed(self._failure(phase, exc)) from None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                answer = self.receive(max(deadline - time.monotonic(), 0.0), timeout)
+            except ChildFailed as exc:
+                raise StageFailed(self._failure(phase, exc)) from None
+            if not isinstance(answer, protocol.Progress):
+                break
+            if on_progress is not None:
+                on_progress(answer)
         if isinstance(answer, protocol.Failed):
             if answer.category == "usage":
                 raise UsageError(answer.message)
             raise StageFailed(answer.failure())
         if not isinstance(answer, expect):
             raise StageFailed(Failure(phase, f"unexpected answer from the child: {answer}"))
-        return answer
+        return answer  # type: ignore[return-value]
 
     def _failure(self, phase: str, exc: ChildFailed) -> Failure:
         tail = self.stderr.text().strip()

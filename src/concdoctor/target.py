@@ -125,12 +125,14 @@ class Job:
     target: TargetSpec
     inputs: InputSpec
     extra_sys_path: tuple[str, ...] = field(default_factory=tuple)
+    seed: int = 0
+    """Seeds the reservoir that samples an iterator of inputs too long to hold."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target.to_dict(), "inputs": self.inputs.to_dict(),
-                "extra_sys_path": list(self.extra_sys_path)}
+                "extra_sys_path": list(self.extra_sys_path), "seed": self.seed}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:
         return cls(TargetSpec.from_dict(data["target"]), InputSpec.from_dict(data["inputs"]),
-                   tuple(data.get("extra_sys_path", ())))
+                   tuple(data.get("extra_sys_path", ())), int(data.get("seed", 0)))

@@ -26,7 +26,8 @@ MIN_BUDGET = 0.05
 MAX_BUDGET = 4.0
 
 
-def budget_seconds(evidence: Evidence, confirmation: Confirmation | None) -> float:
+def budget_seconds(evidence: Evidence, confirmation: Confirmation | None,
+                   left: float | None = None) -> float:
     """Seconds for yappi's two passes, taken from the slack the run has left.
 
     A diagnosis should cost at most 2 x (sequential + recommended) batch time. The
@@ -34,11 +35,14 @@ def budget_seconds(evidence: Evidence, confirmation: Confirmation | None) -> flo
     seq - rec, less the fixed costs (child start, py-spy attach). Where the slack is
     large (I/O that threads speed up 10x), a pass covers a whole typical task, so a
     long wait shows up complete; where it is small (CPU work that processes halve), a
-    short pass still names the hot functions: tracing slows them 10-45x anyway.
+    short pass still names the hot functions: tracing slows them 10-45x anyway. Never
+    more than what is ``left`` of the diagnosis's budget.
     """
     whole_tasks = min(2 * 1.1 * evidence.task_seconds_median + MIN_BUDGET, MAX_BUDGET)
+    if left is not None:  # what remains of the diagnosis's --budget
+        whole_tasks = min(whole_tasks, max(left, 0.0))
     if confirmation is None or confirmation.recommended_seconds is None:
-        return max(MIN_BUDGET, min(whole_tasks, 0.2 * evidence.wall_seconds))
+        return max(MIN_BUDGET, whole_tasks)  # no trials spent: a pass covers a whole task
     slack = confirmation.baseline_seconds - confirmation.recommended_seconds - FIXED_SECONDS
     return max(MIN_BUDGET, min(whole_tasks, 0.5 * slack))
 

@@ -8,24 +8,27 @@ worker counts from the rules, most promising first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from concdoctor import executors
 from concdoctor.confirm import Candidate, Measure, Skipped, Trial
-from concdoctor.diagnosis import Diagnosis, ResultsCheck
+from concdoctor.diagnosis import Diagnosis, Prediction, ResultsCheck
+from concdoctor.prediction import Pool, predict
 from concdoctor.protocol import RunTrial, TrialDone
 from concdoctor.recommend import MODELLED_POOLS, alternative_settings
 from concdoctor.rules import RuleSet
 from concdoctor.runner import ChildRunner
 
 
-def measure_in(child: ChildRunner, diagnosis: Diagnosis, timeout: float) -> Measure:
+def measure_in(child: ChildRunner, diagnosis: Diagnosis, timeout: float,
+               progress: Callable[..., None] | None = None) -> Measure:
     """One run of the batch in the child, its results checked; :class:`Skipped` when the
-    executor cannot run it."""
+    executor cannot run it. On a sample, chunks shrink with it (see :func:`chunks`)."""
     assert diagnosis.evidence is not None
     problem = diagnosis.evidence.process_problem
     is_coroutine = diagnosis.workload.is_coroutine
+    say = progress or (lambda *args: None)
 
     def measure(executor: str, workers: int, chunksize: int) -> Trial:
         if executor == "process" and problem:
@@ -33,12 +36,15 @@ def measure_in(child: ChildRunner, diagnosis: Diagnosis, timeout: float) -> Meas
         reason = executors.applicable(executor, is_coroutine=is_coroutine)
         if reason:
             raise Skipped(reason)
-        done = child.ask(RunTrial(executor, workers, chunksize), TrialDone, timeout)
+        what = f"measuring {executor} ({workers} workers)"
+        request = RunTrial(executor, workers, chunks(diagnosis, chunksize))
+        done = child.ask(request, TrialDone, timeout,
+                         on_progress=lambda p: say(what, p.done, p.total))
         if done.skipped:
             raise Skipped(done.skipped)
         if done.raised:  # where sequential did not: this executor breaks the target
             return Trial(None, done.check or ResultsCheck("raised", got=done.raised))
-        return Trial(done.seconds, done.check)
+        return Trial(done.seconds, done.check, done.task_seconds_mean, done.concurrency)
 
     return measure
 
@@ -59,3 +65,31 @@ def alternatives(diagnosis: Diagnosis, rules: RuleSet,
 def predicted(metrics: Mapping[str, Any]) -> dict[str, float]:
     """The capacity model's speedup per executor, from the metrics."""
     return {name: float(metrics.get(f"predicted_speedup_{name}", 0.0)) for name in MODELLED_POOLS}
+
+
+def chunks(diagnosis: Diagnosis, chunksize: int) -> int:
+    """The chunk size for the tasks the baseline ran: on a sample, as many chunks as the
+    whole batch will be cut into, so the sample's pool balances its work the same way."""
+    evidence = diagnosis.evidence
+    sampled = evidence.sampled_tasks if evidence else None
+    if sampled is None or chunksize <= 1:
+        return chunksize
+    return max(1, round(chunksize * sampled / max(diagnosis.workload.tasks, 1)))
+
+
+def prediction(diagnosis: Diagnosis, predicted: Mapping[str, float]) -> Prediction:
+    """The whole batch predicted from the sample and the advice's trials on it (from the
+    capacity model's ``predicted`` speedups when no trial ran)."""
+    evidence, rec = diagnosis.evidence, diagnosis.recommendation
+    assert evidence is not None and evidence.sampled_tasks is not None and rec is not None
+    result = next((r for r in diagnosis.confirmation.results if r.executor == rec.executor),
+                  None) if diagnosis.confirmation else None
+    measured = result is not None and not result.unsafe and bool(result.seconds)
+    return predict(
+        tasks=diagnosis.workload.tasks, seed=evidence.seed or 0,
+        task_seconds_mean=evidence.task_seconds_mean,
+        task_seconds_stdev=evidence.task_seconds_stdev, sampled=evidence.sampled_tasks,
+        executor=rec.executor, workers=rec.workers,
+        trial=Pool(result.seconds, result.task_seconds_mean or evidence.task_seconds_mean,
+                   result.concurrency or 1.0) if measured and result else None,
+        model_speedup=predicted.get(rec.executor, 1.0))

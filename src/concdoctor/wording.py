@@ -129,12 +129,32 @@ def speedup_text(d: Diagnosis) -> str:
         return "speedup not measured"
     if conf.speedup is None:
         return conf.note or "speedup not measured"
-    text = f"{times(conf.speedup)} vs sequential ({seconds(conf.baseline_seconds)} → "
-    text += f"{seconds(conf.recommended_seconds)}, median of {conf.trials} trials)"
+    trials = "1 trial" if conf.trials == 1 else f"median of {conf.trials} trials"
+    sample = d.evidence.sampled_tasks if d.evidence else None
+    where = f" on a sample of {sample} tasks" if sample else ""
+    text = f"{times(conf.speedup)} vs sequential{where} ({seconds(conf.baseline_seconds)} → "
+    text += f"{seconds(conf.recommended_seconds)}, {trials})"
     rec = d.recommendation
     if not conf.confirmed and rec is not None:
         text += f"; needed ≥ {times(rec.min_speedup)}"
     return text
+
+
+def prediction_text(d: Diagnosis, *, plain: bool = False) -> str | None:
+    """What the whole batch would take, predicted (kept apart from what was measured)."""
+    p, rec = d.prediction, d.recommendation
+    if p is None:
+        return None
+    dash = "-" if plain else "–"
+    text = f"predicted for all {p.tasks} tasks: sequential {seconds(p.sequential_seconds)}"
+    span = f"{seconds(p.low)}{dash}{seconds(p.high)}"
+    if rec is not None and rec.executor != "sequential":
+        speedup = p.sequential_seconds / p.recommended_seconds if p.recommended_seconds else None
+        text += (f", {pool(rec.executor, rec.workers, plain=plain)} "
+                 f"{seconds(p.recommended_seconds)} ({span}, {times(speedup, plain=plain)})")
+    else:
+        text += f" ({span})"
+    return f"{text}; from a sample of {p.sampled_tasks} tasks, seed {p.seed}"
 
 
 def revision_text(d: Diagnosis) -> str | None:

@@ -56,6 +56,8 @@ def explain(d: Diagnosis) -> str:
             row("revised", f"from {r.revised_from}: {r.revision_reason or 'no reason given'}")
     if d.confirmation is not None:
         row("measured", *_measured(d))
+    if d.prediction is not None:
+        row("predicted", wording.prediction_text(d, plain=True) or "")
     if d.failure is None or d.confirmation is not None:
         row("confirmed", _confirmed(d))
     if d.failure is not None:

@@ -82,6 +82,7 @@ def context(d: Diagnosis) -> dict[str, Any]:
         "status": wording.status(d),
         "status_css": wording.status(d).replace(" ", "-"),
         "speedup_text": wording.speedup_text(d),
+        "prediction": wording.prediction_text(d),
         "revision": wording.revision_text(d),
         "failure_text": wording.failure_text(d),
         "degraded": wording.degraded_text(ev),

@@ -86,6 +86,9 @@ def _verdict(d: Diagnosis) -> list[str]:
          else f"{wording.speedup_text(d)} — {state}"),
         ("Workload", wording.workload_text(d)),
     ]
+    predicted = wording.prediction_text(d)
+    if predicted:
+        rows.insert(3, ("Whole batch", predicted))
     rec = d.recommendation
     if rec is not None:
         rows.append(("Rule", f"{rec.rule}: {rec.reason}"))

@@ -91,6 +91,9 @@ def _verdict(d: Diagnosis) -> RenderableType:
     if state != "not measured":
         speed.append("  " + _STATUS_MARK[state], style=_STATUS_STYLE[state])
     grid.add_row("Speedup", speed)
+    predicted = wording.prediction_text(d)
+    if predicted:
+        grid.add_row("Whole batch", Text(predicted, style="cyan"))
     rec = d.recommendation
     if rec is not None:
         grid.add_row("Rule", Text.assemble((rec.rule, "magenta"), "\n", rec.reason))

@@ -1,0 +1,127 @@
+"""The budget: how much of a batch to diagnose, and which of its inputs.
+
+A diagnosis should cost about its ``--budget`` (30 s by default) whatever the batch: the
+baseline runs the whole batch only when it fits its share of the budget. The baseline
+watches itself: once it has run for a moment and its pace says the batch will not fit,
+it stops, and concdoctor diagnoses a *sample* instead: seeded, random, and spread over
+the whole input order (one input from each of ``k`` equal strata), large enough to keep
+every worker busy for several tasks and to time the spread of task sizes, and run in an
+order whose every prefix is itself spread, so a sample cut short stays representative.
+
+Inputs that are a sequence are never copied; an iterator (a generator of a million
+rows) is read once, keeping a seeded reservoir of at most :data:`RESERVOIR` items.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+BASELINE_SHARE = 0.35
+"""Of the budget, what the sequential baseline may take before it is sampled instead."""
+CHECK_SHARE = 0.03
+"""Of the budget, how long the baseline runs before it judges whether the batch fits."""
+SAMPLE_SHARE = 0.3
+"""Of the budget, what the sampled baseline aims to take..."""
+MAX_SAMPLE_SHARE = 0.45
+"""...and the most it may take, to keep every worker busy."""
+TASKS_PER_WORKER = 3
+"""A sample keeps every worker busy for at least this many tasks..."""
+MIN_SAMPLE = 20
+"""...and holds at least this many tasks, to time the spread of task sizes."""
+RESERVOIR = 20_000
+"""An iterator of inputs is read once, keeping at most this many of them."""
+
+
+@dataclass(frozen=True)
+class Held:
+    """The inputs the child holds: all of them, or a seeded reservoir of an iterator."""
+
+    items: Sequence[Any]
+    total: int
+
+
+def hold(value: Iterable[Any], seed: int, limit: int = RESERVOIR) -> Held:
+    """A sequence as it is (not copied); any other iterable read once into a reservoir."""
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return Held(value, len(value))
+    rng = random.Random(seed)
+    kept: list[tuple[int, Any]] = []
+    total = 0
+    for index, item in enumerate(value):
+        total = index + 1
+        if index < limit:
+            kept.append((index, item))
+        else:
+            slot = rng.randrange(total)
+            if slot < limit:
+                kept[slot] = (index, item)
+    kept.sort(key=lambda pair: pair[0])
+    return Held([item for _, item in kept], total)
+
+
+def stratified(held: int, k: int, seed: int) -> list[int]:
+    """``k`` positions of ``held``, one drawn at random from each of ``k`` equal strata,
+    in spread order (see :func:`spread`)."""
+    if k >= held:
+        return spread(list(range(held)))
+    rng = random.Random(seed)
+    bounds = [round(held * stratum / k) for stratum in range(k + 1)]
+    return spread([rng.randrange(low, high) for low, high in zip(bounds, bounds[1:])])
+
+
+def spread(positions: list[int]) -> list[int]:
+    """The positions reordered so that every prefix covers the whole range: the
+    bit-reversed order of their ranks (0, 1/2, 1/4, 3/4, ...)."""
+    count = len(positions)
+    if count <= 2:
+        return positions
+    bits = (count - 1).bit_length()
+    order = sorted(range(count), key=lambda rank: int(format(rank, f"0{bits}b")[::-1], 2))
+    return [positions[rank] for rank in order]
+
+
+def sample_size(task_seconds: Sequence[float], total: int, *, budget: float, workers: int,
+                cpu_count: int) -> int:
+    """How many tasks to diagnose, from the first tasks' times: what fits the sample's
+    share of the budget; more, up to the most the budget allows, to keep ``workers``
+    busy for several tasks each; and never fewer than two tasks per core."""
+    pace = pace_of(task_seconds)
+    if pace <= 0:
+        return total
+    fits = int(SAMPLE_SHARE * budget / pace)
+    most = int(MAX_SAMPLE_SHARE * budget / pace)
+    busy = max(MIN_SAMPLE, TASKS_PER_WORKER * workers)
+    least = min(total, 2 * max(cpu_count, 1))
+    return max(least, min(total, max(fits, min(busy, most))))
+
+
+def pace_of(task_seconds: Sequence[float]) -> float:
+    """Seconds per task, leaving out the first (imports and caches warm up in it)."""
+    times = list(task_seconds[1:] or task_seconds)
+    return statistics.fmean(times) if times else 0.0
+
+
+def too_big(elapsed: float, done: int, held: int, deadline: float, check_after: float) -> bool:
+    """Whether a baseline ``elapsed`` seconds and ``done`` tasks in will run past its
+    deadline over ``held`` tasks (judged only after ``check_after`` seconds)."""
+    if elapsed < check_after or done <= 0 or done >= held:
+        return False
+    return elapsed / done * held > deadline
+
+
+def spread_seconds(task_seconds: Sequence[float]) -> float:
+    """The standard deviation of task times (0 for fewer than two)."""
+    return statistics.stdev(task_seconds) if len(task_seconds) > 1 else 0.0
+
+
+def new_seed() -> int:
+    return random.SystemRandom().randrange(1, 2**31)
+
+
+def waves(tasks: int, workers: int) -> int:
+    return math.ceil(tasks / max(workers, 1))

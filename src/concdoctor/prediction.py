@@ -1,0 +1,90 @@
+"""The whole batch, predicted from the sample it was diagnosed on.
+
+Sequentially, the batch takes its task count times the sample's mean task time; the
+interval is the standard error of that mean (with the finite-population correction: a
+sample of most of the batch leaves little unknown).
+
+On a pool, each trial on the sample reports how long a task took *on the pool* (``u``,
+waiting for the GIL, a core or the event loop included) and how many ran at once
+(``c``). A task alone takes the baseline's mean ``t``; each other task running beside
+it adds ``(u - t) / (c - 1)``: nothing for waits that overlap freely, a whole task for
+work that takes turns. With the whole batch the pool runs ``C = min(tasks, workers)``
+at once, each task taking ``u(C)``, in ``ceil(tasks / C)`` waves; what the sample's
+trial spent beyond its own waves (starting workers, shipping, the last stragglers) is
+added as it was measured. The interval adds the spread of task times, the spread of
+the trials and the model's own error in quadrature.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from concdoctor.budget import waves
+from concdoctor.diagnosis import Prediction
+
+Z = 1.96
+"""The interval is about 95 %: this many standard errors either side."""
+TRIAL_NOISE = 0.1
+"""Relative noise assumed of a single trial (the spread of several replaces it)."""
+MODEL_ERROR = 0.1
+"""Relative error of the pool model itself (waves, hand-off, chunking)."""
+CAPACITY_ERROR = 0.5
+"""Relative error of the capacity model alone, when no trial ran (--no-confirm)."""
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The advice's trials on the sample: their seconds, and per task on the pool."""
+
+    seconds: Sequence[float]
+    task_seconds: float
+    concurrency: float
+
+
+def predict(*, tasks: int, seed: int, task_seconds_mean: float, task_seconds_stdev: float,
+            sampled: int, executor: str, workers: int, trial: Pool | None,
+            model_speedup: float = 1.0) -> Prediction:
+    """The whole batch's sequential time, and the advised executor's, with an interval.
+    Without a trial (no confirmation), the capacity model's ``model_speedup`` stands in,
+    with a wide interval."""
+    sequential = tasks * task_seconds_mean
+    spread = _relative_error(task_seconds_mean, task_seconds_stdev, sampled, tasks)
+    if executor == "sequential" or trial is None or not trial.seconds:
+        guess = sequential if executor == "sequential" else sequential / max(model_speedup, 1.0)
+        error = spread if executor == "sequential" else math.hypot(spread, CAPACITY_ERROR)
+        low, high = _interval(guess, error)
+        return Prediction(tasks, sampled, seed, round(sequential, 3), round(guess, 3),
+                          round(low, 3), round(high, 3))
+    pooled = pool_seconds(tasks, sampled, workers, task_seconds_mean, trial)
+    measured = statistics.median(trial.seconds)
+    noise = (TRIAL_NOISE if len(trial.seconds) < 2 else
+             (max(trial.seconds) - min(trial.seconds)) / (2 * measured))
+    low, high = _interval(pooled, math.sqrt(spread ** 2 + noise ** 2 + MODEL_ERROR ** 2))
+    return Prediction(tasks, sampled, seed, round(sequential, 3), round(pooled, 3),
+                      round(low, 3), round(high, 3))
+
+
+def pool_seconds(tasks: int, sampled: int, workers: int, alone: float, trial: Pool) -> float:
+    """Seconds for ``tasks`` on the pool that ran the sample as ``trial`` did."""
+    measured = statistics.median(trial.seconds)
+    ran = max(min(trial.concurrency, sampled, workers), 1.0)
+    per_neighbour = max(0.0, trial.task_seconds - alone) / (ran - 1) if ran > 1 else 0.0
+    at_once = min(tasks, workers)
+    each = alone + (at_once - 1) * per_neighbour
+    beyond = max(0.0, measured - waves(sampled, min(workers, sampled)) * trial.task_seconds)
+    return beyond + waves(tasks, at_once) * each
+
+
+def _relative_error(mean: float, stdev: float, sampled: int, tasks: int) -> float:
+    """Relative standard error of the sample mean, finite population corrected."""
+    if mean <= 0 or sampled <= 1:
+        return 0.0
+    correction = math.sqrt(max(0.0, (tasks - sampled) / max(tasks - 1, 1)))
+    return stdev / math.sqrt(sampled) / mean * correction
+
+
+def _interval(value: float, relative: float) -> tuple[float, float]:
+    return value * max(0.0, 1 - Z * relative), value * (1 + Z * relative)
