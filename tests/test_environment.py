@@ -60,7 +60,8 @@ def test_unpicklable_work_before_314_stays_sequential() -> None:
     assert advise(env, facts) == ("sequential", "cpu-python-unpicklable")
 
 
-@pytest.mark.skipif(sys.version_info >= (3, 14), reason="this Python has sub-interpreters")
+@pytest.mark.skipif(executors.interpreter_pool() is not None,
+                    reason="this Python has sub-interpreters")
 def test_interpreter_executor_refuses_before_314() -> None:
     reason = executors.applicable("interpreter", is_coroutine=False)
     assert reason is not None and "3.14" in reason

@@ -187,7 +187,7 @@ def run_trial(run: Run, request: RunTrial, send: Send) -> TrialDone:
     try:
         done = executors.run_batch(executor, run.resolved.task, run.tasks,
                                    workers=request.workers, chunksize=request.chunksize,
-                                   on_result=ticker.tick)
+                                   on_result=ticker.tick, timeout=request.timeout)
     except executors.ExecutorUnavailable as exc:
         return TrialDone(executor, skipped=str(exc))
     except BaseException as exc:
@@ -197,7 +197,8 @@ def run_trial(run: Run, request: RunTrial, send: Send) -> TrialDone:
     if run.record is not None and executor != "sequential":  # sequential is the reference
         check = run.record.compare(done.results, run.tasks, run.varies)
     return TrialDone(executor, seconds=done.seconds, check=check,
-                     task_seconds_mean=done.task_seconds_mean, concurrency=done.concurrency)
+                     task_seconds_mean=done.task_seconds_mean, concurrency=done.concurrency,
+                     worker_bytes=done.worker_bytes)
 
 
 def short_repr(value: Any, limit: int = 200) -> str:

@@ -69,6 +69,12 @@ def _concdoctor_wait(channel: Channel) -> protocol.Message:
     return channel.receive()
 
 
+def gil_enabled() -> bool:
+    """Whether the GIL is on in this process now (always, before free-threaded builds)."""
+    check = getattr(sys, "_is_gil_enabled", None)
+    return bool(check()) if check is not None else True
+
+
 # -- entry points -------------------------------------------------------------------------
 
 def serve(channel: Channel, resolve: Callable[[], Resolved]) -> None:
@@ -84,7 +90,7 @@ def serve(channel: Channel, resolve: Callable[[], Resolved]) -> None:
         thread_ident=threading.get_ident(), tasks=resolved.total,
         is_coroutine=resolved.task.is_coroutine, input_source=resolved.input_source,
         start_method=executors.start_method(), inputs_called=resolved.inputs_called,
-        held=len(resolved.items)))
+        held=len(resolved.items), gil_enabled=gil_enabled()))
     run = batch.Run(resolved, close_fds=channel.fds())
     try:
         while True:

@@ -26,6 +26,7 @@ UNDERPERFORM = 0.9
 """An advice reaching less than this share of its predicted speedup gets challenged."""
 CHALLENGE_SPEEDUP = 1.2
 """When the advice is to stay sequential, a challenger must be this much faster."""
+RIVALS = {"process": "interpreter", "interpreter": "process"}
 SETTLED = 1.25
 """One trial settles the advice when it clears its rule's minimum by this factor."""
 MEASURED_FASTEST = "measured-fastest"
@@ -46,6 +47,7 @@ class Trial:
     check: ResultsCheck | None = None
     task_seconds_mean: float | None = None
     concurrency: float | None = None
+    worker_bytes: int | None = None
 
 
 Measure = Callable[[str, int, int], "Trial | float"]
@@ -97,10 +99,8 @@ class Book:
             return earlier
         self.say(f"measuring {candidate.executor} ({candidate.workers} workers, "
                  f"{n} trial{'s' if n > 1 else ''})")
-        seconds = list(earlier.seconds) if earlier else []
-        check = earlier.check if earlier else None
+        trials: list[Trial] = []
         skipped = None
-        spans: list[tuple[float, float]] = []  # (task seconds, concurrency) of each trial
         for index in range(n):
             if index and not self._affordable(candidate.executor):
                 break
@@ -109,29 +109,28 @@ class Book:
             except Skipped as exc:
                 skipped = str(exc)
                 break
-            trial = trial if isinstance(trial, Trial) else Trial(trial)
-            check = _merge(check, trial.check)
-            if trial.task_seconds_mean is not None and trial.concurrency is not None:
-                spans.append((trial.task_seconds_mean, trial.concurrency))
-            if trial.seconds is not None:
-                seconds.append(trial.seconds)
-            if check is not None and check.unsafe:
+            trials.append(trial if isinstance(trial, Trial) else Trial(trial))
+            if trials[-1].check is not None and trials[-1].check.unsafe:
                 break
-        result = self._result(candidate, seconds, check, skipped)
-        if spans:
-            result = replace(result,
-                             task_seconds_mean=round(statistics.median(t for t, _ in spans), 6),
-                             concurrency=round(statistics.median(c for _, c in spans), 3))
-        elif earlier is not None:
-            result = replace(result, task_seconds_mean=earlier.task_seconds_mean,
-                             concurrency=earlier.concurrency)
+        result = self._result(candidate, earlier, trials, skipped)
         self.results[candidate.executor] = result
         return result
 
-    def _result(self, candidate: Candidate, seconds: list[float], check: ResultsCheck | None,
-                skipped: str | None) -> ExecutorResult:
+    def _result(self, candidate: Candidate, earlier: ExecutorResult | None,
+                trials: list[Trial], skipped: str | None) -> ExecutorResult:
+        """The candidate's trials so far, summed up: the median of their seconds, the
+        results check (unsafe if any trial was), and how the pool ran."""
+        seconds = [*(earlier.seconds if earlier else ()),
+                   *(t.seconds for t in trials if t.seconds is not None)]
+        check = earlier.check if earlier else None
+        for trial in trials:
+            check = _merge(check, trial.check)
         base = ExecutorResult(candidate.executor, candidate.workers, tuple(seconds),
                               chunksize=candidate.chunksize, check=check)
+        base = _pool_figures(base, trials) if any(t.task_seconds_mean for t in trials) else (
+            replace(base, task_seconds_mean=earlier.task_seconds_mean,
+                    concurrency=earlier.concurrency, worker_bytes=earlier.worker_bytes)
+            if earlier else base)
         if skipped is not None and not seconds:
             return replace(base, skipped=skipped)
         if not seconds:
@@ -145,6 +144,18 @@ class Book:
         measured = [r for r in self.results.values() if r.median_seconds is not None
                     and not r.unsafe and r.executor != exclude]
         return min(measured, key=lambda r: r.median_seconds or 0.0, default=None)
+
+
+def _pool_figures(result: ExecutorResult, trials: list[Trial]) -> ExecutorResult:
+    """How the pool ran, over the trials: per-task time and concurrency (medians), and
+    memory per worker (the largest)."""
+    timed = [t for t in trials if t.task_seconds_mean is not None]
+    memory = [t.worker_bytes for t in trials if t.worker_bytes is not None]
+    return replace(
+        result, task_seconds_mean=round(statistics.median(
+            t.task_seconds_mean or 0.0 for t in timed), 6),
+        concurrency=round(statistics.median(t.concurrency or 0.0 for t in timed), 3),
+        worker_bytes=max(memory) if memory else None)
 
 
 def _merge(earlier: ResultsCheck | None, new: ResultsCheck | None) -> ResultsCheck | None:
@@ -182,7 +193,7 @@ def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure:
     if compare_all or not holds:
         _measure_all(book, others, plan)
     else:
-        challenger = _challenger(main, others, expected or {})
+        challenger = _rival(main, others) or _challenger(main, others, expected or {})
         if challenger and _looks_faster(book.run(challenger, 1), main):
             book.run(challenger, plan.trials - 1)
     revised = (_overtaken(recommendation, main, book, plan) if holds
@@ -243,6 +254,13 @@ def _challenger(main: ExecutorResult, others: Sequence[Candidate],
     hopeful = [c for c in others if c.executor in POOLS
                and expected.get(c.executor, 0.0) >= achieved * REVISE_MARGIN]
     return max(hopeful, key=lambda c: expected.get(c.executor, 0.0), default=None)
+
+
+def _rival(main: ExecutorResult, others: Sequence[Candidate]) -> Candidate | None:
+    """Processes and sub-interpreters both run Python in parallel; which is faster
+    (start-up, shipping inputs, memory) is for a measurement to say: one trial."""
+    rival = RIVALS.get(main.executor)
+    return next((c for c in others if c.executor == rival), None)
 
 
 def _looks_faster(result: ExecutorResult, than: ExecutorResult) -> bool:

@@ -199,6 +199,9 @@ class ExecutorResult:
     included), on average over its trials."""
     concurrency: float | None = None
     """How many tasks ran at once, on average, while any ran."""
+    worker_bytes: int | None = None
+    """Memory per worker, at its peak: a worker process's resident memory, or what each
+    sub-interpreter added to the process (None for the other executors)."""
 
     @property
     def unsafe(self) -> bool:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import multiprocessing
+import os
 import pickle
+import resource
 import statistics
-import sys
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from concdoctor import subinterpreters
 
 
 class ExecutorUnavailable(Exception):
@@ -45,17 +48,32 @@ class Task:
 
 
 class Timed:
-    """A task that also says when it ran: ``(value, start, end)``. ``perf_counter`` reads
-    one clock for every process of the machine (Linux's monotonic clock), so the times a
-    pool's workers report line up with the trial's own."""
+    """A task that also says when it ran and how much memory its process had used at
+    most: ``(value, start, end, peak_bytes)``. ``perf_counter`` reads one clock for every
+    process of the machine (Linux's monotonic clock), so the times a pool's workers
+    report line up with the trial's own."""
 
     def __init__(self, task: Task) -> None:
         self.task = task
 
-    def __call__(self, item: Any) -> tuple[Any, float, float]:
+    def __call__(self, item: Any) -> tuple[Any, float, float, int]:
         start = time.perf_counter()
         value = self.task(item)
-        return value, start, time.perf_counter()
+        return value, start, time.perf_counter(), peak_rss()
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory, in bytes (kilobytes from Linux's rusage)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def current_rss() -> int:
+    """This process's resident memory now, in bytes (0 where /proc cannot tell)."""
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 @dataclass(frozen=True)
@@ -66,6 +84,8 @@ class BatchRun:
     seconds: float
     results: list[Any]
     spans: list[tuple[float, float]]
+    worker_bytes: int | None = None
+    """Memory per worker: a process's peak, or what each interpreter added."""
 
     @property
     def task_seconds_mean(self) -> float:
@@ -105,31 +125,40 @@ def result_pickling_problem(result: Any) -> str | None:
 
 
 def interpreter_pool() -> type | None:
-    """InterpreterPoolExecutor where this Python has it (3.14+), else None."""
-    return getattr(cf, "InterpreterPoolExecutor", None)
+    """InterpreterPoolExecutor where this Python has one (see :mod:`subinterpreters`)."""
+    return subinterpreters.pool_class()
 
 
 def applicable(executor: str, *, is_coroutine: bool) -> str | None:
     """Why ``executor`` does not apply to this target at all, or None."""
     if executor == "asyncio" and not is_coroutine:
         return "asyncio needs an async def function; this one is synchronous"
-    if executor == "interpreter" and interpreter_pool() is None:
-        version = ".".join(map(str, sys.version_info[:2]))
-        return f"InterpreterPoolExecutor needs Python 3.14 or newer (this is {version})"
+    if executor == "interpreter":
+        return subinterpreters.unavailable()
     return None
+
+
+def _unavailable(executor: str, task: Task, items: Sequence[Any]) -> str | None:
+    """Why ``executor`` cannot run this batch, checked before the clock starts."""
+    reason = applicable(executor, is_coroutine=task.is_coroutine)
+    if reason is None and executor in ("process", "interpreter"):
+        reason = pickling_problem(task, items)
+    if reason is None and executor == "interpreter":
+        reason = subinterpreters.import_problem(getattr(task.func, "__module__", None))
+    return reason
 
 
 def run_batch(
     executor: str, task: Task, items: Sequence[Any], *, workers: int, chunksize: int = 1,
-    on_result: Callable[[int], None] | None = None,
+    on_result: Callable[[int], None] | None = None, timeout: float | None = None,
 ) -> BatchRun:
     """Run every item once on ``executor``, timed from the pool's start to its shutdown:
     the results in the order of the items (kept for the results check, as the user's code
-    keeps them) and when each task ran. ``on_result(done)`` follows the results."""
+    keeps them) and when each task ran. ``on_result(done)`` follows the results. An
+    interpreter pool that has not finished within ``timeout`` is abandoned (a stuck
+    sub-interpreter never raises)."""
     count = on_result or _ignore
-    reason = applicable(executor, is_coroutine=task.is_coroutine)
-    if executor == "process" and not reason:
-        reason = pickling_problem(task, items)  # checked before the clock starts
+    reason = _unavailable(executor, task, items)
     if reason:
         raise ExecutorUnavailable(reason)
     timed = Timed(task)
@@ -141,13 +170,22 @@ def run_batch(
     elif executor == "thread":
         with cf.ThreadPoolExecutor(max_workers=workers) as pool:
             runs = _collect(pool.map(timed, items), count)
-    elif executor in ("process", "interpreter"):
-        runs = _run_in_pool(executor, timed, items, workers, chunksize, count)
+    elif executor == "process":
+        runs = _run_in_pool(cf.ProcessPoolExecutor(max_workers=workers), executor, timed,
+                            items, chunksize, count)
+    elif executor == "interpreter":
+        before = current_rss()
+        runs = _run_in_interpreters(timed, items, workers, chunksize, count, timeout)
     else:
         raise ExecutorUnavailable(f"unknown executor {executor!r}")
     seconds = time.perf_counter() - start
-    return BatchRun(seconds, [value for value, _, _ in runs],
-                    [(begin - start, end - start) for _, begin, end in runs])
+    worker_bytes = None
+    if executor == "process":
+        worker_bytes = max(peak for *_, peak in runs) if runs else None
+    elif executor == "interpreter":
+        worker_bytes = max(0, max(peak for *_, peak in runs) - before) // max(workers, 1)
+    return BatchRun(seconds, [value for value, *_ in runs],
+                    [(begin - start, end - start) for _, begin, end, _ in runs], worker_bytes)
 
 
 def _ignore(done: int) -> None:
@@ -163,16 +201,16 @@ def _collect(values: Iterable[Any], count: Callable[[int], None]) -> list[Any]:
 
 
 def _run_sequential(task: Task, items: Sequence[Any],
-                    count: Callable[[int], None]) -> list[tuple[Any, float, float]]:
+                    count: Callable[[int], None]) -> list[tuple[Any, float, float, int]]:
     """One call after another; coroutines on one event loop, as a plain loop would."""
     if not task.is_coroutine:
         return _collect((Timed(task)(item) for item in items), count)
     loop = asyncio.new_event_loop()
 
-    def one(item: Any) -> tuple[Any, float, float]:
+    def one(item: Any) -> tuple[Any, float, float, int]:
         start = time.perf_counter()
         value = loop.run_until_complete(task.coroutine(item))
-        return value, start, time.perf_counter()
+        return value, start, time.perf_counter(), 0
 
     try:
         return _collect((one(item) for item in items), count)
@@ -181,11 +219,11 @@ def _run_sequential(task: Task, items: Sequence[Any],
 
 
 async def _gather_bounded(task: Task, items: Sequence[Any], workers: int,
-                          count: Callable[[int], None]) -> list[tuple[Any, float, float]]:
+                          count: Callable[[int], None]) -> list[tuple[Any, float, float, int]]:
     semaphore = asyncio.Semaphore(workers)
     done = 0
 
-    async def one(item: Any) -> tuple[Any, float, float]:
+    async def one(item: Any) -> tuple[Any, float, float, int]:
         nonlocal done
         async with semaphore:
             start = time.perf_counter()
@@ -193,19 +231,13 @@ async def _gather_bounded(task: Task, items: Sequence[Any], workers: int,
             end = time.perf_counter()
         done += 1
         count(done)
-        return value, start, end
+        return value, start, end, 0
 
     return list(await asyncio.gather(*(one(item) for item in items)))
 
 
-def _run_in_pool(executor: str, timed: Timed, items: Sequence[Any], workers: int,
+def _run_in_pool(pool: cf.Executor, executor: str, timed: Timed, items: Sequence[Any],
                  chunksize: int, count: Callable[[int], None]) -> list[Any]:
-    if executor == "process":
-        pool: cf.Executor = cf.ProcessPoolExecutor(max_workers=workers)
-    else:
-        factory = interpreter_pool()
-        assert factory is not None
-        pool = factory(max_workers=workers)
     try:
         with pool:
             return _collect(pool.map(timed, items, chunksize=max(1, chunksize)), count)
@@ -219,6 +251,28 @@ def _run_in_pool(executor: str, timed: Timed, items: Sequence[Any], workers: int
                 f"{executor} executor could not ship data ({type(exc).__name__}: {exc})"
             ) from None
         raise
+
+
+def _run_in_interpreters(timed: Timed, items: Sequence[Any], workers: int, chunksize: int,
+                         count: Callable[[int], None], timeout: float | None) -> list[Any]:
+    factory = interpreter_pool()
+    assert factory is not None
+    pool = factory(max_workers=workers, initializer=exec,
+                   initargs=(subinterpreters.setup_script(),))
+    try:
+        results = _collect(pool.map(timed, items, timeout=timeout,
+                                    chunksize=max(1, chunksize)), count)
+    except cf.TimeoutError:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise ExecutorUnavailable(
+            f"the interpreter pool did not finish within {timeout:g} s: a sub-interpreter "
+            "is stuck (its data cannot cross interpreters, or a C extension cannot load in "
+            "one)") from None
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return results
 
 
 def start_method() -> str:

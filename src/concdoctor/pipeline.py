@@ -93,8 +93,14 @@ def _resolved(d: Diagnosis, ready: Ready, request: Request) -> Diagnosis:
     workload = Workload(ready.tasks, ready.is_coroutine, ready.input_source,
                         inputs_from=source.text if source is not None else None,
                         inputs_called=ready.inputs_called, inputs_json=_short_json(request))
-    return replace(d, workload=workload,
-                   environment=replace(d.environment, start_method=ready.start_method))
+    environment = replace(d.environment, start_method=ready.start_method,
+                          gil_enabled=ready.gil_enabled)
+    d = replace(d, workload=workload, environment=environment)
+    if environment.free_threaded_build and ready.gil_enabled:
+        return _noted(d, "this free-threaded Python runs the target with the GIL on: a C "
+                         "extension it imports does not declare that it can run without "
+                         "(PYTHON_GIL=0 forces the GIL off, at that extension's risk)")
+    return d
 
 
 def _short_json(request: Request) -> str | None:

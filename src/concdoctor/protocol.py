@@ -60,6 +60,8 @@ class RunTrial:
     executor: str
     workers: int
     chunksize: int = 1
+    timeout: float | None = None
+    """Seconds after which an interpreter pool is given up (it may never raise)."""
     TYPE: ClassVar[str] = "run_trial"
 
     @property
@@ -100,6 +102,9 @@ class Ready:
     inputs_called: bool = False
     held: int = 0
     """How many of the ``tasks`` inputs the child holds (fewer for a huge iterator)."""
+    gil_enabled: bool = True
+    """The GIL as the child sees it once the target is imported: a free-threaded build
+    turns it back on for a C extension that does not declare it can run without."""
     TYPE: ClassVar[str] = "ready"
 
 
@@ -156,6 +161,8 @@ class TrialDone:
     """How long a task took on this executor, on average (contention included)."""
     concurrency: float | None = None
     """How many tasks ran at once, on average, while any ran."""
+    worker_bytes: int | None = None
+    """Memory per worker (process and interpreter pools)."""
     TYPE: ClassVar[str] = "trial_done"
 
 

@@ -20,6 +20,12 @@ from concdoctor.recommend import MODELLED_POOLS, alternative_settings
 from concdoctor.rules import RuleSet
 from concdoctor.runner import ChildRunner
 
+SHIPPING = ("process", "interpreter")
+"""Executors that pickle the function, its inputs and its results."""
+GIVE_UP = 0.9
+"""Of the --timeout, when the child gives up a pool that may never raise (so the phase
+ends with the executor skipped, not with the whole diagnosis timed out)."""
+
 
 def measure_in(child: ChildRunner, diagnosis: Diagnosis, timeout: float,
                progress: Callable[..., None] | None = None) -> Measure:
@@ -31,20 +37,22 @@ def measure_in(child: ChildRunner, diagnosis: Diagnosis, timeout: float,
     say = progress or (lambda *args: None)
 
     def measure(executor: str, workers: int, chunksize: int) -> Trial:
-        if executor == "process" and problem:
+        if executor in SHIPPING and problem:
             raise Skipped(problem)
         reason = executors.applicable(executor, is_coroutine=is_coroutine)
         if reason:
             raise Skipped(reason)
         what = f"measuring {executor} ({workers} workers)"
-        request = RunTrial(executor, workers, chunks(diagnosis, chunksize))
+        request = RunTrial(executor, workers, chunks(diagnosis, chunksize),
+                           timeout=GIVE_UP * timeout)
         done = child.ask(request, TrialDone, timeout,
                          on_progress=lambda p: say(what, p.done, p.total))
         if done.skipped:
             raise Skipped(done.skipped)
         if done.raised:  # where sequential did not: this executor breaks the target
             return Trial(None, done.check or ResultsCheck("raised", got=done.raised))
-        return Trial(done.seconds, done.check, done.task_seconds_mean, done.concurrency)
+        return Trial(done.seconds, done.check, done.task_seconds_mean, done.concurrency,
+                     done.worker_bytes)
 
     return measure
 
@@ -54,8 +62,7 @@ def alternatives(diagnosis: Diagnosis, rules: RuleSet,
     """Every other executor worth measuring, most promising first by the capacity model."""
     assert diagnosis.evidence is not None
     names = ["thread", "process"] + (["asyncio"] if diagnosis.workload.is_coroutine else [])
-    if executors.interpreter_pool() is not None:
-        names.append("interpreter")
+    names.append("interpreter")  # where this Python has none, the report says why
     names.sort(key=lambda name: -predicted.get(name, 1.0))
     return [Candidate(name, *alternative_settings(
         rules, name, tasks=diagnosis.workload.tasks, cpu_count=diagnosis.environment.cpu_count,

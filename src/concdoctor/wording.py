@@ -51,6 +51,8 @@ class ExecutorRow:
     verdict: str
     results: str = "–"
     """The results check in a word or two: same, differ, raised, not compared."""
+    memory: str = "–"
+    """Memory per worker, for process and interpreter pools."""
 
     @property
     def label(self) -> str:
@@ -79,6 +81,16 @@ def seconds(value: float | None) -> str:
     if value > 0:
         return f"{value * 1e6:.3g} µs"
     return "0 s"
+
+
+def size(count: int | None) -> str:
+    """Bytes as a person reads them: 11.4 MB, 820 kB."""
+    if count is None:
+        return "–"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{count} B"
 
 
 def percent(fraction: float | None, *, plain: bool = False) -> str:
@@ -276,7 +288,7 @@ def executor_rows(d: Diagnosis) -> list[ExecutorRow]:
             median_seconds=r.median_seconds, speedup=speedup, skipped=r.skipped,
             recommended=i == rec_index, baseline=r.executor == "sequential",
             verdict=_why(r, i == rec_index, rec_median, d.executor),
-            results=results_word(r.check),
+            results=results_word(r.check), memory=size(r.worker_bytes),
         ))
     return rows
 

@@ -122,15 +122,16 @@ def _executors(d: Diagnosis) -> list[str]:
         return []
     body = [
         (("**" + md(r.label) + "**") if r.recommended else md(r.label),
-         wording.seconds(r.median_seconds), wording.times(r.speedup), r.results, r.verdict)
+         wording.seconds(r.median_seconds), wording.times(r.speedup), r.results, r.memory,
+         r.verdict)
         for r in rows
     ]
     lines = ["### Executors measured", ""]
-    lines += table(["Executor", "Median", "Speedup", "Results", "Outcome"], [],
-                   ["l", "r", "r", "l", "l"])
+    lines += table(["Executor", "Median", "Speedup", "Results", "Memory/worker", "Outcome"], [],
+                   ["l", "r", "r", "l", "r", "l"])
     # The label is pre-escaped (bold for the recommended one); the rest goes through md().
-    lines += [f"| {label} | {md(med)} | {md(sp)} | {md(res)} | {md(why)} |"
-              for label, med, sp, res, why in body]
+    lines += [f"| {label} | {md(med)} | {md(sp)} | {md(res)} | {md(mem)} | {md(why)} |"
+              for label, med, sp, res, mem, why in body]
     note = d.confirmation.note if d.confirmation else None
     return lines + (["", md(note)] if note else []) + [""]
 

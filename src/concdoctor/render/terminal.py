@@ -174,12 +174,14 @@ def _executors(d: Diagnosis, rows: list[wording.ExecutorRow]) -> RenderableType:
     table.add_column("Median", justify="right", no_wrap=True)
     table.add_column("Speedup", justify="right", no_wrap=True)
     table.add_column("Results", no_wrap=True)
+    table.add_column("Memory/worker", justify="right", no_wrap=True)
     table.add_column("Outcome", overflow="fold")
     for r in rows:
         style = ("bold green" if r.recommended else "red" if r.verdict.startswith("unsafe")
                  else "dim" if r.skipped else "")
         table.add_row(Text(r.label, style=style), wording.seconds(r.median_seconds),
-                      wording.times(r.speedup), Text(r.results), Text(r.verdict, style=style))
+                      wording.times(r.speedup), Text(r.results), r.memory,
+                      Text(r.verdict, style=style))
     note = d.confirmation.note if d.confirmation else None
     if note:
         table.caption = Text(note)
