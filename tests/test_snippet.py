@@ -166,3 +166,11 @@ def test_no_advice_no_snippet() -> None:
     d = diagnosis("examples.tiny:lookup", "thread")
     from dataclasses import replace
     assert snippet(replace(d, recommendation=None)) is None
+
+
+def test_the_dask_snippet_runs_on_a_local_cluster(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    d = diagnosis("examples.io_threads:worker", "dask", inputs_json="[0.01, 0.02, 0.03]")
+    code = snippet(d)
+    assert code is not None and "Client(n_workers=2, threads_per_worker=1)" in code
+    assert run_snippet(code, tmp_path) == sequential(d.target, [0.01, 0.02, 0.03])

@@ -9,6 +9,8 @@ from typing import Any
 
 from concdoctor import rules as rules_module
 from concdoctor.budget import new_seed
+from concdoctor.cluster import address as scheduler_address
+from concdoctor.cluster import check as check_scheduler
 from concdoctor.diagnosis import Diagnosis
 from concdoctor.errors import UsageError
 from concdoctor.options import Options, project_options
@@ -25,6 +27,8 @@ def profile(
     rules: str | Path | None = None,
     confirm: bool | None = None,
     compare_all: bool | None = None,
+    compare: Iterable[str] | None = None,
+    cluster: str | None = None,
     trials: int | None = None,
     timeout: float | None = None,
     sampling: bool | None = None,
@@ -42,20 +46,25 @@ def profile(
     work) or a ``"module:func"`` / ``"file.py:func"`` string (run with ``python -m``).
     Settings left at ``None`` come from ``options`` (by default, concdoctor's defaults
     with ``[tool.concdoctor]`` of ./pyproject.toml): ``confirm`` (re-run the batch on the
-    advice), ``compare_all`` (measure every executor), ``trials`` (timed runs per
+    advice), ``compare_all`` (measure every executor), ``compare`` (these executors
+    too, e.g. ``["dask"]``), ``cluster`` (a dask scheduler's address), ``trials`` (timed runs per
     executor), ``timeout`` (seconds per phase), ``sampling`` and ``rate`` (py-spy),
     ``budget`` (seconds of measuring: longer batches are sampled), ``seed`` and
     ``sample`` (which and how many tasks a sample holds), ``rules`` (a rules TOML file).
     """
     options = (options or project_options()).given(
         rules=Path(rules) if rules is not None else None, confirm=confirm,
-        compare_all=compare_all, trials=trials, timeout=timeout, sampling=sampling, rate=rate,
+        compare_all=compare_all, compare=tuple(compare) if compare is not None else None,
+        cluster=cluster, trials=trials, timeout=timeout, sampling=sampling, rate=rate,
         budget=budget, seed=seed, sample=sample)
     if options.seed is None:  # chosen now, so that the report can give it
         options = options.given(seed=new_seed())
     items = _items(func, inputs, repeat, inputs_from)
+    scheduler = scheduler_address(options.cluster)
     request = Request(rules=load_rules(options.rules), options=options, command=command,
-                      repeat=repeat is not None, progress=progress or quiet)
+                      repeat=repeat is not None, progress=progress or quiet,
+                      scheduler=scheduler,
+                      cluster_workers=check_scheduler(scheduler) if scheduler else 0)
     if isinstance(func, str):
         if inputs_from is not None:
             spec = InputSpec(source=TargetSpec.parse(inputs_from, what="--inputs-from"))

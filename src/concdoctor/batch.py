@@ -187,7 +187,8 @@ def run_trial(run: Run, request: RunTrial, send: Send) -> TrialDone:
     try:
         done = executors.run_batch(executor, run.resolved.task, run.tasks,
                                    workers=request.workers, chunksize=request.chunksize,
-                                   on_result=ticker.tick, timeout=request.timeout)
+                                   on_result=ticker.tick, timeout=request.timeout,
+                                   scheduler=request.cluster)
     except executors.ExecutorUnavailable as exc:
         return TrialDone(executor, skipped=str(exc))
     except BaseException as exc:

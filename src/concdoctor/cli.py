@@ -22,11 +22,6 @@ app = typer.Typer(
 )
 
 
-class Compare(str, enum.Enum):
-    recommended = "recommended"
-    all = "all"
-
-
 class Format(str, enum.Enum):
     terminal = "terminal"
     md = "md"
@@ -66,8 +61,13 @@ Rules = Annotated[Optional[Path], typer.Option(
     help="A rules TOML file, tried before the built-in decision matrix.")]
 Confirm = Annotated[bool, typer.Option(
     "--confirm/--no-confirm", help="Re-run the batch on the advice to measure it.")]
-CompareOption = Annotated[Compare, typer.Option(
-    help="'all' measures every applicable executor, not only the advice.")]
+CompareOption = Annotated[str, typer.Option(
+    help="What to measure beside the advice: 'recommended' (nothing more), 'all' (every "
+    "local executor), or executors by name: 'dask' (a LocalCluster without --cluster), "
+    "'all,dask', 'thread,process'.")]
+Cluster = Annotated[Optional[str], typer.Option(
+    show_default=False, help="A dask scheduler's address (default: DASK_SCHEDULER_ADDRESS): "
+    "the batch is measured on that cluster too.")]
 Budget = Annotated[Optional[float], typer.Option(
     min=0.1, show_default=False, help="Seconds the measuring may take: a longer batch is "
     "diagnosed on a sample and its full time predicted." + _default("budget"))]
@@ -106,7 +106,8 @@ def profile(
         help="The function: package.module:func or path/to/file.py:func.")],
     inputs: Inputs = None, inputs_from: InputsFrom = None, repeat: Repeat = None,
     rules: Rules = DEFAULTS.rules, confirm: Confirm = DEFAULTS.confirm,
-    compare: CompareOption = Compare.all if DEFAULTS.compare_all else Compare.recommended,
+    compare: CompareOption = "all" if DEFAULTS.compare_all else "recommended",
+    cluster: Cluster = None,
     budget: Budget = None, seed: Seed = None, sample: Sample = None, trials: Trials = None,
     adaptive: Adaptive = None,
     timeout: Timeout = None, sampling: Sampling = DEFAULTS.sampling, rate: Rate = None,
@@ -121,7 +122,8 @@ def profile(
     spec = InputSpec.from_options(inputs=inputs, inputs_from=inputs_from, repeat=repeat)
     TargetSpec.parse(target)
     options = project_options().given(
-        rules=rules, confirm=confirm, compare_all=compare is Compare.all, budget=budget,
+        rules=rules, confirm=confirm, compare_all="all" in compare.split(","),
+        compare=_compared(compare), cluster=cluster, budget=budget,
         seed=seed, sample=sample, trials=trials, adaptive=adaptive, timeout=timeout,
         sampling=sampling, rate=rate, report_dir=report_dir)
     console = _console(stderr=True)
@@ -138,6 +140,12 @@ def profile(
     _save(diagnosis, json_path, report_dir if save else None, console)
     if diagnosis.failure is not None:
         raise typer.Exit(1)
+
+
+def _compared(value: str) -> tuple[str, ...]:
+    """``--compare``'s executors by name ('recommended' and 'all' are not names)."""
+    return tuple(name.strip() for name in value.split(",")
+                 if name.strip() not in ("", "recommended", "all"))
 
 
 @app.command()

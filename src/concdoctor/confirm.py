@@ -21,7 +21,7 @@ from concdoctor.options import DEFAULTS
 
 REVISE_MARGIN = 1.1
 """An alternative must beat the advice (or sequential) by this factor to replace it."""
-POOLS = ("thread", "process", "interpreter")
+POOLS = ("thread", "process", "interpreter", "dask")
 UNDERPERFORM = 0.9
 """An advice reaching less than this share of its predicted speedup gets challenged."""
 CHALLENGE_SPEEDUP = 1.2
@@ -169,7 +169,8 @@ def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure:
             alternatives: Sequence[Candidate], trials: int = DEFAULTS.trials,
             compare_all: bool = False, expected: Mapping[str, float] | None = None,
             progress: Progress | None = None, adaptive: bool = False,
-            time_left: TimeLeft | None = None) -> tuple[Confirmation, Recommendation]:
+            time_left: TimeLeft | None = None,
+            also: Sequence[str] = ()) -> tuple[Confirmation, Recommendation]:
     """Measure the advice; measure alternatives when it falls short (or when asked).
 
     ``expected`` holds the speedup the capacity model allows each executor. An advice
@@ -177,7 +178,8 @@ def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure:
     most promising other pool, if the model allows that pool to do better: one trial,
     and the rest of the trials only if it looks faster. With ``adaptive``, ``trials`` is
     the most any executor gets: fewer when one settles the question. ``time_left`` (the
-    budget's seconds) stops further trials once the next would overrun it.
+    budget's seconds) stops further trials once the next would overrun it. Executors in
+    ``also`` (a cluster the user named) get a trial whatever the advice.
     """
     book = Book(measure, baseline_seconds, progress or (lambda message: None), time_left)
     plan = _Plan(max(trials, 1), adaptive, compare_all)
@@ -196,6 +198,10 @@ def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure:
         challenger = _rival(main, others) or _challenger(main, others, expected or {})
         if challenger and _looks_faster(book.run(challenger, 1), main):
             book.run(challenger, plan.trials - 1)
+    for candidate in (c for c in others if c.executor in also):
+        if candidate.executor not in book.results and _looks_faster(
+                book.run(candidate, 1), main):
+            book.run(candidate, plan.trials - 1)
     revised = (_overtaken(recommendation, main, book, plan) if holds
                else _revise(recommendation, main, book))
     return _confirmation(revised, baseline_seconds, book), revised

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from concdoctor.options import EXECUTOR_NAMES
+
 SCHEMA_VERSION = 1
 
 KINDS = (
@@ -23,7 +25,7 @@ KINDS = (
     "overhead_bound",
     "already_parallel",
 )
-EXECUTORS = ("sequential", "thread", "process", "asyncio", "interpreter")
+EXECUTORS = EXECUTOR_NAMES
 
 
 class ReportSchemaError(ValueError):
@@ -80,6 +82,10 @@ class Environment:
     implementation: str = "CPython"
     platform: str = ""
     start_method: str = ""
+    cluster: str | None = None
+    """The dask scheduler the batch was also measured on (None: none given)."""
+    cluster_workers: int = 0
+    """Its worker threads, as the scheduler counted them."""
     concdoctor: str = ""
     py_spy: str | None = None
     yappi: str | None = None

@@ -19,7 +19,10 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from concdoctor import subinterpreters
+from concdoctor import cluster, subinterpreters
+
+SHIPPING = ("process", "interpreter", "dask")
+"""Executors that pickle the function, its inputs and its results."""
 
 
 class ExecutorUnavailable(Exception):
@@ -98,6 +101,8 @@ class BatchRun:
             return 0.0
         busy = sum(end - start for start, end in self.spans)
         window = max(end for _, end in self.spans) - min(start for start, _ in self.spans)
+        # workers on other machines read other clocks: their span is bounded by the run's
+        window = min(window, self.seconds) if window > 0 else self.seconds
         return busy / window if window > 0 else 1.0
 
 
@@ -135,13 +140,15 @@ def applicable(executor: str, *, is_coroutine: bool) -> str | None:
         return "asyncio needs an async def function; this one is synchronous"
     if executor == "interpreter":
         return subinterpreters.unavailable()
+    if executor == "dask" and not cluster.installed():
+        return f"the dask executor needs dask.distributed: {cluster.EXTRA}"
     return None
 
 
 def _unavailable(executor: str, task: Task, items: Sequence[Any]) -> str | None:
     """Why ``executor`` cannot run this batch, checked before the clock starts."""
     reason = applicable(executor, is_coroutine=task.is_coroutine)
-    if reason is None and executor in ("process", "interpreter"):
+    if reason is None and executor in SHIPPING:
         reason = pickling_problem(task, items)
     if reason is None and executor == "interpreter":
         reason = subinterpreters.import_problem(getattr(task.func, "__module__", None))
@@ -151,6 +158,7 @@ def _unavailable(executor: str, task: Task, items: Sequence[Any]) -> str | None:
 def run_batch(
     executor: str, task: Task, items: Sequence[Any], *, workers: int, chunksize: int = 1,
     on_result: Callable[[int], None] | None = None, timeout: float | None = None,
+    scheduler: str | None = None,
 ) -> BatchRun:
     """Run every item once on ``executor``, timed from the pool's start to its shutdown:
     the results in the order of the items (kept for the results check, as the user's code
@@ -176,11 +184,14 @@ def run_batch(
     elif executor == "interpreter":
         before = current_rss()
         runs = _run_in_interpreters(timed, items, workers, chunksize, count, timeout)
+    elif executor == "dask":
+        runs, shipping = _run_on_cluster(task, items, workers, count, timeout, scheduler)
+        start += shipping  # sending code to the workers is concdoctor's, not the batch's
     else:
         raise ExecutorUnavailable(f"unknown executor {executor!r}")
     seconds = time.perf_counter() - start
     worker_bytes = None
-    if executor == "process":
+    if executor in ("process", "dask"):
         worker_bytes = max(peak for *_, peak in runs) if runs else None
     elif executor == "interpreter":
         worker_bytes = max(0, max(peak for *_, peak in runs) - before) // max(workers, 1)
@@ -251,6 +262,16 @@ def _run_in_pool(pool: cf.Executor, executor: str, timed: Timed, items: Sequence
                 f"{executor} executor could not ship data ({type(exc).__name__}: {exc})"
             ) from None
         raise
+
+
+def _run_on_cluster(task: Task, items: Sequence[Any], workers: int,
+                    count: Callable[[int], None], timeout: float | None,
+                    scheduler: str | None) -> tuple[list[Any], float]:
+    try:
+        return cluster.run(task.func, task.pass_item, task.is_coroutine, items,
+                           where=scheduler, workers=workers, count=count, timeout=timeout)
+    except cluster.ClusterUnavailable as exc:
+        raise ExecutorUnavailable(str(exc)) from None
 
 
 def _run_in_interpreters(timed: Timed, items: Sequence[Any], workers: int, chunksize: int,

@@ -35,6 +35,7 @@ METRIC_TYPES: dict[str, type] = {
     "degraded": bool,
     "process_available": bool,
     "interpreter_available": bool,
+    "cluster_workers": int,
     "predicted_speedup_thread": float,
     "predicted_speedup_process": float,
     "predicted_speedup_asyncio": float,
@@ -49,6 +50,8 @@ class Facts:
 
     process_problem: str | None = None
     interpreter_available: bool = False
+    cluster_workers: int = 0
+    """Worker threads of the dask cluster given (--cluster); 0 without one."""
 
 
 def python_version_tuple(text: str) -> tuple[int, ...]:
@@ -122,6 +125,7 @@ def build_metrics(evidence: Evidence, classification: Classification, workload: 
         "degraded": evidence.degraded,
         "process_available": facts.process_problem is None,
         "interpreter_available": facts.interpreter_available,
+        "cluster_workers": facts.cluster_workers,
         "predicted_speedup_thread": predictions["thread"],
         "predicted_speedup_process": predictions["process"],
         "predicted_speedup_asyncio": predictions["asyncio"],

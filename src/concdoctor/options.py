@@ -23,6 +23,8 @@ else:  # pragma: no cover - exercised on 3.10
 
 from concdoctor.errors import UsageError
 
+EXECUTOR_NAMES = ("sequential", "thread", "process", "asyncio", "interpreter", "dask")
+"""The executors' names (the contract's; :data:`concdoctor.diagnosis.EXECUTORS`)."""
 MIN_RATE, MAX_RATE = 1, 1000
 """py-spy samples per second, per sampler."""
 
@@ -39,6 +41,11 @@ class Options:
     """Re-run the batch on the advice to measure the speedup."""
     compare_all: bool = False
     """Measure every applicable executor, not only the advice."""
+    compare: tuple[str, ...] = ()
+    """Executors to measure beside the advice (one trial each, more if they look faster)."""
+    cluster: str | None = None
+    """The dask scheduler's address (else DASK_SCHEDULER_ADDRESS): the batch is measured on
+    that cluster too."""
     trials: int = 3
     """Timed runs per executor (the most, when adaptive)."""
     adaptive: bool = True
@@ -72,6 +79,10 @@ class Options:
         if self.seed is not None and (isinstance(self.seed, bool)
                                       or not isinstance(self.seed, int)):
             raise OptionError(f"seed must be a whole number, got {self.seed!r}")
+        unknown = [name for name in self.compare if name not in EXECUTOR_NAMES]
+        if unknown:
+            raise OptionError(f"unknown executor {unknown[0]!r} to compare; use "
+                              f"{', '.join(EXECUTOR_NAMES)} or all")
         if self.sample is not None and (isinstance(self.sample, bool)
                                         or not isinstance(self.sample, int) or self.sample < 1):
             raise OptionError(f"sample must be a whole number of at least 1, got {self.sample!r}")

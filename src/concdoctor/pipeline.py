@@ -54,6 +54,9 @@ class Request:
     repeat: bool = False
     command: str = ""
     progress: Progress = quiet
+    scheduler: str | None = None
+    """The dask scheduler to measure on too (checked before the run), or None."""
+    cluster_workers: int = 0
 
     @property
     def target_text(self) -> str:
@@ -67,8 +70,10 @@ def diagnose(request: Request) -> Diagnosis:
     """The pipeline. Every stage grows the Diagnosis; a failing stage leaves it partial."""
     options = request.options
     clock = Clock(options.budget)
+    env = replace(environment.describe(), cluster=request.scheduler,
+                  cluster_workers=request.cluster_workers)
     diagnosis = Diagnosis(target=request.target_text, workload=Workload(len(request.items)),
-                          environment=environment.describe(), command=request.command)
+                          environment=env, command=request.command)
     with _launch(request) as process:
         try:
             ready = process.ask(None, Ready, options.timeout)
@@ -144,12 +149,15 @@ def _confirmed(d: Diagnosis, process: ChildRunner, request: Request, clock: Cloc
     assert d.evidence is not None and d.recommendation is not None
     options = request.options
     predicted = trials.predicted(metrics_of(d, request.rules))
+    also = (*options.compare, *(("dask",) if request.scheduler else ()))
+    dask = "dask" in also  # a cluster costs seconds to start: only when named
     confirmation, recommendation = confirm.confirm(
         d.recommendation, baseline_seconds=d.evidence.wall_seconds,
-        measure=trials.measure_in(process, d, options.timeout, request.progress),
-        alternatives=trials.alternatives(d, request.rules, predicted), trials=options.trials,
-        compare_all=options.compare_all, progress=request.progress, expected=predicted,
-        adaptive=options.adaptive, time_left=clock.left)
+        measure=trials.measure_in(process, d, options.timeout, request.progress,
+                                  request.scheduler),
+        alternatives=trials.alternatives(d, request.rules, predicted, dask),
+        trials=options.trials, compare_all=options.compare_all, progress=request.progress,
+        expected=predicted, adaptive=options.adaptive, time_left=clock.left, also=also)
     return replace(d, confirmation=confirmation, recommendation=recommendation)
 
 

@@ -61,7 +61,9 @@ class RunTrial:
     workers: int
     chunksize: int = 1
     timeout: float | None = None
-    """Seconds after which an interpreter pool is given up (it may never raise)."""
+    """Seconds after which a pool that may never raise is given up (interpreter, dask)."""
+    cluster: str | None = None
+    """The dask scheduler's address; None: a local cluster (``dask`` only)."""
     TYPE: ClassVar[str] = "run_trial"
 
     @property

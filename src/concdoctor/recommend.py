@@ -8,7 +8,7 @@ from typing import Any
 from concdoctor import executors, expressions
 from concdoctor.diagnosis import Diagnosis, Recommendation
 from concdoctor.metrics import Facts, build_metrics
-from concdoctor.rules import DEFAULT, Rule, RuleSet, fill
+from concdoctor.rules import DEFAULT, Rule, RuleSet, fill, names
 
 CHUNK_BELOW_SECONDS = 0.01
 """Alternatives measured on process pools send tasks shorter than this in chunks."""
@@ -25,7 +25,8 @@ def metrics_of(diagnosis: Diagnosis, rules: RuleSet) -> dict[str, Any]:
     tasks, cpu_count = diagnosis.workload.tasks, diagnosis.environment.cpu_count
     workers = {name: rules.workers(name, tasks=tasks, cpu_count=cpu_count)
                for name in MODELLED_POOLS}
-    facts = Facts(evidence.process_problem, executors.interpreter_pool() is not None)
+    facts = Facts(evidence.process_problem, executors.interpreter_pool() is not None,
+                  diagnosis.environment.cluster_workers)
     return build_metrics(evidence, classification, diagnosis.workload, diagnosis.environment,
                          facts, workers)
 
@@ -36,7 +37,7 @@ def recommend(rules: RuleSet, metrics: Mapping[str, Any]) -> Recommendation:
         return Recommendation("sequential", 1, "no-rule",
                               "No rule matched and the rules have no fallback rule.")
     tasks, cpu_count = int(metrics["tasks"]), int(metrics["cpu_count"])
-    workers = _workers(rules, rule, tasks, cpu_count)
+    workers = _workers(rules, rule, tasks, cpu_count, int(metrics.get("cluster_workers", 0)))
     chunksize = _chunksize(rules, rule, tasks, cpu_count, workers)
     filled = {**metrics, "executor": rule.executor, "workers": workers, "chunksize": chunksize}
     return Recommendation(
@@ -47,13 +48,13 @@ def recommend(rules: RuleSet, metrics: Mapping[str, Any]) -> Recommendation:
     )
 
 
-def _workers(rules: RuleSet, rule: Rule, tasks: int, cpu_count: int) -> int:
+def _workers(rules: RuleSet, rule: Rule, tasks: int, cpu_count: int, cluster: int) -> int:
     if rule.executor == "sequential":
         return 1
     if rule.workers is None:
-        return rules.workers(rule.executor, tasks=tasks, cpu_count=cpu_count)
-    names = {"tasks": tasks, "cpu_count": cpu_count, "workers": 1}
-    return max(1, expressions.evaluate(rule.workers, names))
+        return rules.workers(rule.executor, tasks=tasks, cpu_count=cpu_count,
+                             cluster_workers=cluster)
+    return max(1, expressions.evaluate(rule.workers, names(tasks, cpu_count, 1, cluster)))
 
 
 def _chunksize(rules: RuleSet, rule: Rule, tasks: int, cpu_count: int, workers: int) -> int:
@@ -62,14 +63,14 @@ def _chunksize(rules: RuleSet, rule: Rule, tasks: int, cpu_count: int, workers: 
     if rule.chunksize == DEFAULT:
         return rules.chunksize(tasks=tasks, cpu_count=cpu_count, workers=workers)
     assert not isinstance(rule.chunksize, str)
-    names = {"tasks": tasks, "cpu_count": cpu_count, "workers": workers}
-    return max(1, expressions.evaluate(rule.chunksize, names))
+    return max(1, expressions.evaluate(rule.chunksize, names(tasks, cpu_count, workers)))
 
 
 def alternative_settings(rules: RuleSet, executor: str, *, tasks: int, cpu_count: int,
-                         task_seconds: float) -> tuple[int, int]:
+                         task_seconds: float, cluster_workers: int = 0) -> tuple[int, int]:
     """Workers and chunk size for measuring ``executor`` when it is not the advice."""
-    workers = rules.workers(executor, tasks=tasks, cpu_count=cpu_count)
+    workers = rules.workers(executor, tasks=tasks, cpu_count=cpu_count,
+                            cluster_workers=cluster_workers)
     chunksize = 1
     if executor in CHUNKING_EXECUTORS and task_seconds < CHUNK_BELOW_SECONDS:
         chunksize = rules.chunksize(tasks=tasks, cpu_count=cpu_count, workers=workers)

@@ -100,23 +100,26 @@ class RuleSet:
     def first_match(self, metrics: Mapping[str, Any]) -> Rule | None:
         return next((rule for rule in self.rules if rule.matches(metrics)), None)
 
-    def workers(self, executor: str, *, tasks: int, cpu_count: int) -> int:
+    def workers(self, executor: str, *, tasks: int, cpu_count: int,
+                cluster_workers: int = 0) -> int:
         """The executor's worker count from ``[alternatives]`` (1 for sequential)."""
         node = self.alternatives.get(executor)
         if executor == "sequential" or node is None:
             return 1
-        return max(1, expressions.evaluate(node, _names(tasks, cpu_count, 1)))
+        return max(1, expressions.evaluate(node, names(tasks, cpu_count, 1, cluster_workers)))
 
     def chunksize(self, *, tasks: int, cpu_count: int, workers: int) -> int:
         """The ``[alternatives]`` chunk size for a pool of ``workers``."""
         node = self.alternatives.get(CHUNKSIZE_KEY)
         if node is None:
             return 1
-        return max(1, expressions.evaluate(node, _names(tasks, cpu_count, workers)))
+        return max(1, expressions.evaluate(node, names(tasks, cpu_count, workers)))
 
 
-def _names(tasks: int, cpu_count: int, workers: int) -> dict[str, int]:
-    return {"tasks": tasks, "cpu_count": cpu_count, "workers": workers}
+def names(tasks: int, cpu_count: int, workers: int, cluster_workers: int = 0) -> dict[str, int]:
+    """The values of the names a worker or chunk-size expression may use."""
+    return {"tasks": tasks, "cpu_count": cpu_count, "workers": workers,
+            "cluster_workers": cluster_workers}
 
 
 def fill(template: str, values: Mapping[str, Any]) -> str:

@@ -35,7 +35,7 @@ def snippet(d: Diagnosis) -> str | None:
     names = _names(d)
     body = {
         "thread": _pool_body, "process": _pool_body, "interpreter": _pool_body,
-        "asyncio": _asyncio_body, "sequential": _sequential_body,
+        "asyncio": _asyncio_body, "sequential": _sequential_body, "dask": _dask_body,
     }.get(rec.executor)
     if body is None:
         return None
@@ -116,6 +116,22 @@ def _pool_body(d: Diagnosis, names: _Names) -> list[str]:
     if rec.executor == "thread":
         return lines + block
     return lines + [MAIN_GUARD, *("    " + line for line in block)]
+
+
+def _dask_body(d: Diagnosis, names: _Names) -> list[str]:
+    rec = d.recommendation
+    assert rec is not None
+    where = d.environment.cluster
+    connect = (f"Client({where!r})" if where else
+               f"Client(n_workers={rec.workers}, threads_per_worker=1)")
+    items = names.inputs or f"range({d.workload.tasks})"
+    call = names.func if names.inputs is not None else f"lambda _: {names.func}()"
+    lines = _header(names.imports, "from dask.distributed import Client")
+    where_note = [] if where else [
+        "    # a cluster on this machine; give a scheduler's address to use yours"]
+    return lines + [MAIN_GUARD, *where_note, f"    with {connect} as client:",
+                    f"        futures = client.map({call}, {items}, pure=False)",
+                    "        results = client.gather(futures)"]
 
 
 def _asyncio_body(d: Diagnosis, names: _Names) -> list[str]:

@@ -20,15 +20,14 @@ from concdoctor.recommend import MODELLED_POOLS, alternative_settings
 from concdoctor.rules import RuleSet
 from concdoctor.runner import ChildRunner
 
-SHIPPING = ("process", "interpreter")
-"""Executors that pickle the function, its inputs and its results."""
 GIVE_UP = 0.9
 """Of the --timeout, when the child gives up a pool that may never raise (so the phase
 ends with the executor skipped, not with the whole diagnosis timed out)."""
 
 
 def measure_in(child: ChildRunner, diagnosis: Diagnosis, timeout: float,
-               progress: Callable[..., None] | None = None) -> Measure:
+               progress: Callable[..., None] | None = None,
+               scheduler: str | None = None) -> Measure:
     """One run of the batch in the child, its results checked; :class:`Skipped` when the
     executor cannot run it. On a sample, chunks shrink with it (see :func:`chunks`)."""
     assert diagnosis.evidence is not None
@@ -37,14 +36,15 @@ def measure_in(child: ChildRunner, diagnosis: Diagnosis, timeout: float,
     say = progress or (lambda *args: None)
 
     def measure(executor: str, workers: int, chunksize: int) -> Trial:
-        if executor in SHIPPING and problem:
+        if executor in executors.SHIPPING and problem:
             raise Skipped(problem)
         reason = executors.applicable(executor, is_coroutine=is_coroutine)
         if reason:
             raise Skipped(reason)
         what = f"measuring {executor} ({workers} workers)"
         request = RunTrial(executor, workers, chunks(diagnosis, chunksize),
-                           timeout=GIVE_UP * timeout)
+                           timeout=GIVE_UP * timeout,
+                           cluster=scheduler if executor == "dask" else None)
         done = child.ask(request, TrialDone, timeout,
                          on_progress=lambda p: say(what, p.done, p.total))
         if done.skipped:
@@ -57,16 +57,19 @@ def measure_in(child: ChildRunner, diagnosis: Diagnosis, timeout: float,
     return measure
 
 
-def alternatives(diagnosis: Diagnosis, rules: RuleSet,
-                 predicted: Mapping[str, float]) -> list[Candidate]:
-    """Every other executor worth measuring, most promising first by the capacity model."""
+def alternatives(diagnosis: Diagnosis, rules: RuleSet, predicted: Mapping[str, float],
+                 dask: bool = False) -> list[Candidate]:
+    """Every other executor worth measuring, most promising first by the capacity model
+    (``dask`` only when asked for: a cluster costs seconds to start)."""
     assert diagnosis.evidence is not None
     names = ["thread", "process"] + (["asyncio"] if diagnosis.workload.is_coroutine else [])
-    names.append("interpreter")  # where this Python has none, the report says why
+    names += ["interpreter"] + (["dask"] if dask else [])  # a skip says why
     names.sort(key=lambda name: -predicted.get(name, 1.0))
+    env = diagnosis.environment
     return [Candidate(name, *alternative_settings(
-        rules, name, tasks=diagnosis.workload.tasks, cpu_count=diagnosis.environment.cpu_count,
-        task_seconds=diagnosis.evidence.task_seconds_median)) for name in names]
+        rules, name, tasks=diagnosis.workload.tasks, cpu_count=env.cpu_count,
+        task_seconds=diagnosis.evidence.task_seconds_median,
+        cluster_workers=env.cluster_workers)) for name in names]
 
 
 def predicted(metrics: Mapping[str, Any]) -> dict[str, float]:

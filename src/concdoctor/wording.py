@@ -23,6 +23,7 @@ EXECUTOR_LABELS = {
     "process": "process pool",
     "asyncio": "asyncio tasks",
     "interpreter": "interpreter pool",
+    "dask": "dask cluster",
 }
 SNIPPET_TITLE = "Apply it"
 STATES = ("idle", "gil", "released")

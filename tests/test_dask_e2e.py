@@ -1,0 +1,142 @@
+"""The dask executor against a real scheduler and real workers, started with the dask CLI
+as a user would, and a LocalCluster: measured beside the local executors, faults
+reported, nothing left running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import marked_processes
+
+pytest.importorskip("distributed", reason="the dask executor needs concdoctor[dask]")
+
+from concdoctor import api  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+DASK = Path(sys.executable).parent / "dask"
+MARK = "CONCDOCTOR_DASK_TEST"
+FAULTY = Path(__file__).resolve().parent / "targets" / "faulty.py"
+
+
+class Cluster:
+    """A scheduler and two one-thread workers, each a process group of its own."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.token = uuid.uuid4().hex
+        self.env = {**os.environ, MARK: self.token, "PYTHONPATH": ""}
+        file = tmp / "scheduler.json"
+        self.scheduler = self._start(
+            [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0",
+             "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(file)], tmp)
+        deadline = time.monotonic() + 60
+        while not file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.address = json.loads(file.read_text())["address"]
+        self.workers = self._start(
+            [str(DASK), "worker", self.address, "--nworkers", "2", "--nthreads", "1",
+             "--death-timeout", "10", "--local-directory", str(tmp)], tmp)
+        from distributed import Client
+
+        with Client(self.address, timeout=30) as client:
+            client.wait_for_workers(2, timeout=60)
+
+    def _start(self, command: list[str], tmp: Path) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, cwd=tmp, env=self.env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def stop(self) -> None:
+        for process in (self.workers, self.scheduler):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in (self.workers, self.scheduler):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    started = Cluster(tmp_path)
+    try:
+        yield started
+    finally:
+        started.stop()
+    deadline = time.monotonic() + 15
+    while marked_processes(MARK, started.token) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not marked_processes(MARK, started.token), "the cluster outlived the test"
+
+
+def result(d, executor: str):
+    return next(r for r in d.confirmation.results if r.executor == executor)
+
+
+def test_a_cluster_is_measured_beside_the_local_executors(in_repo: Path,
+                                                          cluster: Cluster) -> None:
+    """The workers run from another folder: examples is not importable there, so the
+    module is shipped to them."""
+    d = api.profile("examples.factorize:factorize", inputs_from="examples.factorize:INPUTS",
+                    cluster=cluster.address)
+    assert d.failure is None, d.failure
+    assert d.environment.cluster == cluster.address and d.environment.cluster_workers == 2
+    dask = result(d, "dask")
+    assert dask.skipped is None and dask.speedup is not None, dask
+    assert dask.workers == 2 and dask.check is not None and dask.check.status == "same"
+    assert {"sequential", "dask"} <= set(d.confirmation.executors)
+
+
+def test_a_script_target_is_shipped_to_the_workers(cluster: Cluster) -> None:
+    d = api.profile(f"{FAULTY}:ok", inputs=[0.05] * 8, cluster=cluster.address, trials=1)
+    assert result(d, "dask").check.status == "same", result(d, "dask")
+
+
+def test_a_scheduler_lost_during_the_run_skips_dask_only(in_repo: Path,
+                                                        cluster: Cluster) -> None:
+    import threading
+
+    def kill_soon() -> None:
+        time.sleep(4)
+        os.killpg(cluster.scheduler.pid, signal.SIGKILL)
+
+    threading.Thread(target=kill_soon, daemon=True).start()
+    d = api.profile("examples.io_threads:worker", inputs=[0.5] * 30, cluster=cluster.address,
+                    timeout=60)
+    assert d.failure is None and d.executor == "thread"
+    dask = result(d, "dask")
+    assert dask.skipped and ("lost" in dask.skipped or "did not finish" in dask.skipped), dask
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "concdoctor", "profile", f"{FAULTY}:ok",
+                           "--inputs", "[1]", "--cluster", "tcp://127.0.0.1:1", "--no-save"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "tcp://127.0.0.1:1" in lines[0] and "Traceback" not in lines[0]
+    assert time.monotonic() - started < 60
+
+
+def test_a_local_cluster_leaves_nothing_running(in_repo: Path) -> None:
+    token = uuid.uuid4().hex
+    os.environ[MARK] = token
+    try:
+        d = api.profile("examples.io_threads:worker", inputs=[0.05] * 8, compare=["dask"],
+                        trials=1)
+    finally:
+        del os.environ[MARK]
+    dask = result(d, "dask")
+    assert dask.skipped is None and dask.check.status == "same", dask
+    time.sleep(1)
+    assert not marked_processes(MARK, token)
