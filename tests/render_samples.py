@@ -23,6 +23,7 @@ from concdoctor.diagnosis import (
     FunctionStat,
     Recommendation,
     ResultsCheck,
+    ScalingPoint,
     StackSamples,
     Workload,
 )
@@ -98,6 +99,10 @@ def complete() -> Diagnosis:
             revision_reason="thread measured 0.97x, below 1.3x",
         ),
         confirmation=confirmation(),
+        scaling={"process": tuple(ScalingPoint(w, c, min(w, c) * 0.95,
+                                               1.85 if (w, c) == (2, 2) else None)
+                                  for c in (2, 8) for w in (1, 2, 4, 8)),
+                 "thread": tuple(ScalingPoint(w, c, 0.97) for c in (2, 8) for w in (1, 2, 4, 8))},
         notes=("the baseline ran 8 tasks",),
         command="concdoctor profile examples.cpu_bound:sum_of_squares --repeat 8",
         created_at="2026-11-25T19:12:00+00:00",

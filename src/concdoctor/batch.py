@@ -9,6 +9,7 @@ tasks, so that speedups and results compare task for task.
 from __future__ import annotations
 
 import os
+import pickle
 import resource
 import threading
 import time
@@ -32,6 +33,8 @@ from concdoctor.resolve import Resolved
 
 RERUN_TIMEOUT = 60.0
 """Seconds the forked copy may take to run the first tasks again."""
+SIZED_TASKS = 5
+"""The first tasks whose inputs and results are pickled to size what a pool ships."""
 PROGRESS_EVERY = 0.25
 """Seconds between progress messages."""
 
@@ -126,10 +129,19 @@ def run_baseline(run: Run, request: RunBaseline, send: Send) -> BaselineDone | T
     return replace(outcome, process_problem=problem, shared_state=_writes(watch))
 
 
+def _pickled_size(item: Any, result: Any) -> int:
+    """What shipping this call costs a process pool, in bytes (0 when it cannot)."""
+    try:
+        return len(pickle.dumps(item)) + len(pickle.dumps(result))
+    except Exception:  # pickle raises many types: the pickling problem is reported apart
+        return 0
+
+
 def _timed_loop(run: Run, request: RunBaseline, chosen: Sequence[Any], loop: Any,
                 ticker: Ticker) -> BaselineDone | TooBig | Failed:
     task, record = run.resolved.task, run.record
     walls: list[float] = []
+    sizes: list[int] = []
     checking, first_problem = 0.0, None
     self0, thread0 = resource.getrusage(resource.RUSAGE_SELF), _thread_counters()
     start = time.perf_counter()
@@ -144,6 +156,8 @@ def _timed_loop(run: Run, request: RunBaseline, chosen: Sequence[Any], loop: Any
         walls.append(t1 - t0)
         if index == 0:
             first_problem = executors.result_pickling_problem(result)
+        if index < SIZED_TASKS:
+            sizes.append(_pickled_size(item, result))
         if record is not None:
             record.add(result)
         checking += time.perf_counter() - t1
@@ -162,7 +176,8 @@ def _timed_loop(run: Run, request: RunBaseline, chosen: Sequence[Any], loop: Any
         cpu_seconds=(self1.ru_utime + self1.ru_stime) - (self0.ru_utime + self0.ru_stime),
         thread_cpu_seconds=thread1[0] - thread0[0], voluntary_switches=thread1[1] - thread0[1],
         involuntary_switches=thread1[2] - thread0[2], run_delay_seconds=thread1[3] - thread0[3],
-        process_problem=first_problem)  # the first result's; the inputs' are added after
+        process_problem=first_problem,  # the first result's; the inputs' are added after
+        bytes_per_task=sum(sizes) // max(len(sizes), 1))
 
 
 def _watch(func: Callable[..., Any]) -> statecheck.Watch | None:

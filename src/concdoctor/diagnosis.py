@@ -121,6 +121,8 @@ class Evidence:
     """Why the batch cannot be shipped to a process pool (pickling), or None."""
     shared_state: tuple[str, ...] = ()
     """Module-level state the task writes (``module.NAME (how)``): unsafe to share."""
+    bytes_per_task: int = 0
+    """Bytes a task's input and result take pickled (what a process pool ships)."""
     sampled_tasks: int | None = None
     """How many tasks the baseline ran when it ran a sample of the batch (else None): the
     times above are the sample's."""
@@ -241,6 +243,17 @@ class Prediction:
 
 
 @dataclass(frozen=True)
+class ScalingPoint:
+    """One point of an executor's speedup curve: predicted, and measured where a trial
+    ran with these workers on these cores."""
+
+    workers: int
+    cores: int
+    predicted_speedup: float
+    measured_speedup: float | None = None
+
+
+@dataclass(frozen=True)
 class Failure:
     """Why a diagnosis stopped early; the report is then partial."""
 
@@ -260,6 +273,8 @@ class Diagnosis:
     confirmation: Confirmation | None = None
     prediction: Prediction | None = None
     """Present when the diagnosis ran on a sample of the inputs; None otherwise."""
+    scaling: dict[str, tuple[ScalingPoint, ...]] = field(default_factory=dict)
+    """Per executor, the speedup at each worker count and core count (see scaling.py)."""
     failure: Failure | None = None
     notes: tuple[str, ...] = ()
     command: str = ""
@@ -355,7 +370,10 @@ def _build(cls: type, data: dict[str, Any]) -> Any:
     for key, value in data.items():
         if key not in names:
             continue
-        if value is not None and key in _NESTED:
+        if key == "scaling" and isinstance(value, dict):
+            value = {name: tuple(_build(ScalingPoint, point) for point in points)
+                     for name, points in value.items()}
+        elif value is not None and key in _NESTED:
             value = _build(_NESTED[key], value)
         elif key in _NESTED_TUPLES:
             value = tuple(_build(_NESTED_TUPLES[key], item) for item in value)

@@ -162,7 +162,7 @@ def _evidence(done: BaselineDone, shares: sampling.Shares | None, degraded: str 
         samples=shares.total if shares else 0, sampling_rate=rate if shares else 0,
         degraded=shares is None, degraded_reason=degraded,
         stacks=shares.stacks if shares else (), process_problem=done.process_problem,
-        shared_state=done.shared_state,
+        shared_state=done.shared_state, bytes_per_task=done.bytes_per_task,
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Union
 
-NAMES = ("tasks", "cpu_count", "workers", "cluster_workers")
+NAMES = ("tasks", "cpu_count", "workers", "cluster_workers", "knee")
 _TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_]+)|(.))")
 
 

@@ -40,6 +40,7 @@ METRIC_TYPES: dict[str, type] = {
     "predicted_speedup_process": float,
     "predicted_speedup_asyncio": float,
     "process_advantage": float,
+    "bytes_per_task": int,
 }
 REASON_ONLY = {"executor": str, "workers": int, "chunksize": int}
 
@@ -130,4 +131,5 @@ def build_metrics(evidence: Evidence, classification: Classification, workload: 
         "predicted_speedup_process": predictions["process"],
         "predicted_speedup_asyncio": predictions["asyncio"],
         "process_advantage": round(predictions["process"] / max(predictions["thread"], 0.01), 2),
+        "bytes_per_task": evidence.bytes_per_task,
     }

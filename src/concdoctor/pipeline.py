@@ -18,7 +18,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from concdoctor import child, confirm, environment, findings, runner, tracing, trials
+from concdoctor import (
+    child,
+    confirm,
+    environment,
+    findings,
+    runner,
+    scaling,
+    tracing,
+    trials,
+)
 from concdoctor.classify import classify
 from concdoctor.diagnosis import Diagnosis, Workload
 from concdoctor.evidence import measure_baseline
@@ -84,6 +93,7 @@ def diagnose(request: Request) -> Diagnosis:
             if options.confirm:
                 diagnosis = _confirmed(diagnosis, process, request, clock)
             diagnosis = _predicted(diagnosis, request.rules)
+            diagnosis = _scaled(diagnosis)
             diagnosis = _profiled(diagnosis, process, request, clock)
         except StageFailed as failed:
             diagnosis = replace(diagnosis, failure=failed.failure)
@@ -167,6 +177,11 @@ def _predicted(d: Diagnosis, rules: RuleSet) -> Diagnosis:
         return d
     model = trials.predicted(metrics_of(d, rules))
     return replace(d, prediction=trials.prediction(d, model))
+
+
+def _scaled(d: Diagnosis) -> Diagnosis:
+    """Each executor's speedup at every worker count, through what was measured."""
+    return replace(d, scaling=scaling.curves(d))
 
 
 def _profiled(d: Diagnosis, process: ChildRunner, request: Request, clock: Clock) -> Diagnosis:

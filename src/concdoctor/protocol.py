@@ -125,6 +125,8 @@ class BaselineDone:
     """Why the batch cannot be shipped to a process pool, or None."""
     shared_state: tuple[str, ...] = ()
     """Module-level state the tasks write, ``module.NAME (how)``."""
+    bytes_per_task: int = 0
+    """Bytes an input and its result take pickled, on average over the first tasks."""
     TYPE: ClassVar[str] = "baseline_done"
 
 

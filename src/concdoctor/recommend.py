@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from concdoctor import executors, expressions
+from concdoctor import executors, expressions, scaling
 from concdoctor.diagnosis import Diagnosis, Recommendation
 from concdoctor.metrics import Facts, build_metrics
 from concdoctor.rules import DEFAULT, Rule, RuleSet, fill, names
@@ -13,6 +13,8 @@ from concdoctor.rules import DEFAULT, Rule, RuleSet, fill, names
 CHUNK_BELOW_SECONDS = 0.01
 """Alternatives measured on process pools send tasks shorter than this in chunks."""
 CHUNKING_EXECUTORS = ("process", "interpreter")
+KNEE_CEILING = max(scaling.WORKERS)
+"""The most workers the ``knee`` name in a worker expression considers."""
 
 
 MODELLED_POOLS = ("thread", "process", "asyncio")
@@ -37,7 +39,10 @@ def recommend(rules: RuleSet, metrics: Mapping[str, Any]) -> Recommendation:
         return Recommendation("sequential", 1, "no-rule",
                               "No rule matched and the rules have no fallback rule.")
     tasks, cpu_count = int(metrics["tasks"]), int(metrics["cpu_count"])
-    workers = _workers(rules, rule, tasks, cpu_count, int(metrics.get("cluster_workers", 0)))
+    workers = _workers(rules, rule, tasks, cpu_count, int(metrics.get("cluster_workers", 0)),
+                       _knee(rule.executor, metrics, min(tasks, KNEE_CEILING)))
+    if _bound(rule) and rule.executor in scaling.MODELLED:  # a ceiling: the curve picks
+        workers = min(workers, _knee(rule.executor, metrics, workers))
     chunksize = _chunksize(rules, rule, tasks, cpu_count, workers)
     filled = {**metrics, "executor": rule.executor, "workers": workers, "chunksize": chunksize}
     return Recommendation(
@@ -48,13 +53,27 @@ def recommend(rules: RuleSet, metrics: Mapping[str, Any]) -> Recommendation:
     )
 
 
-def _workers(rules: RuleSet, rule: Rule, tasks: int, cpu_count: int, cluster: int) -> int:
+def _workers(rules: RuleSet, rule: Rule, tasks: int, cpu_count: int, cluster: int,
+             knee: int) -> int:
     if rule.executor == "sequential":
         return 1
     if rule.workers is None:
         return rules.workers(rule.executor, tasks=tasks, cpu_count=cpu_count,
                              cluster_workers=cluster)
-    return max(1, expressions.evaluate(rule.workers, names(tasks, cpu_count, 1, cluster)))
+    return max(1, expressions.evaluate(rule.workers, names(tasks, cpu_count, 1, cluster, knee)))
+
+
+def _bound(rule: Rule) -> bool:
+    """A worker count written as a formula is a ceiling; a plain number is a policy."""
+    return rule.executor != "sequential" and not isinstance(rule.workers, expressions.Number)
+
+
+def _knee(executor: str, metrics: Mapping[str, Any], ceiling: int) -> int:
+    """The knee of the executor's scaling curve, up to ``ceiling`` workers."""
+    if executor not in scaling.MODELLED or ceiling <= 1:
+        return max(1, ceiling)
+    return scaling.knee(executor, scaling.work_from(metrics), int(metrics["cpu_count"]),
+                        ceiling)
 
 
 def _chunksize(rules: RuleSet, rule: Rule, tasks: int, cpu_count: int, workers: int) -> int:

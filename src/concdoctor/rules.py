@@ -116,10 +116,12 @@ class RuleSet:
         return max(1, expressions.evaluate(node, names(tasks, cpu_count, workers)))
 
 
-def names(tasks: int, cpu_count: int, workers: int, cluster_workers: int = 0) -> dict[str, int]:
-    """The values of the names a worker or chunk-size expression may use."""
+def names(tasks: int, cpu_count: int, workers: int, cluster_workers: int = 0,
+          knee: int | None = None) -> dict[str, int]:
+    """The values of the names a worker or chunk-size expression may use (``knee``: the
+    scaling curve's, where known; else as many as the tasks)."""
     return {"tasks": tasks, "cpu_count": cpu_count, "workers": workers,
-            "cluster_workers": cluster_workers}
+            "cluster_workers": cluster_workers, "knee": tasks if knee is None else knee}
 
 
 def fill(template: str, values: Mapping[str, Any]) -> str:

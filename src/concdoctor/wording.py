@@ -170,6 +170,44 @@ def prediction_text(d: Diagnosis, *, plain: bool = False) -> str | None:
     return f"{text}; from a sample of {p.sampled_tasks} tasks, seed {p.seed}"
 
 
+def scaling_rows(d: Diagnosis) -> tuple[list[str], list[list[str]]]:
+    """The scaling curves on this machine's cores as a table: a header of worker counts,
+    and per executor its predicted speedups (a measured one marked ``*``)."""
+    cores = d.environment.cpu_count
+    curves = {name: {p.workers: p for p in points if p.cores == cores}
+              for name, points in d.scaling.items()}
+    sizes = sorted({w for points in curves.values() for w in points})
+    rows = []
+    for name, points in curves.items():
+        cells = []
+        for workers in sizes:
+            point = points.get(workers)
+            if point is None:
+                cells.append("–")
+            elif point.measured_speedup is not None:
+                cells.append(f"{times(point.measured_speedup)}*")
+            else:
+                cells.append(times(point.predicted_speedup))
+        rows.append([name, *cells])
+    return ["executor", *(f"× {w}" for w in sizes)], rows
+
+
+def more_cores_text(d: Diagnosis) -> str | None:
+    """The advice's best predicted speedup on machines with more cores than this one."""
+    rec = d.recommendation
+    points = d.scaling.get(rec.executor, ()) if rec else ()
+    here = d.environment.cpu_count
+    best: dict[int, tuple[float, int]] = {}
+    for p in points:
+        if p.cores > here and p.predicted_speedup > best.get(p.cores, (0.0, 0))[0]:
+            best[p.cores] = (p.predicted_speedup, p.workers)
+    if rec is None or not best:
+        return None
+    shown = [f"{cores} cores {times(s)} ({w} workers)"
+             for cores, (s, w) in sorted(best.items()) if cores in (4, 8, 16, 64)]
+    return f"{EXECUTOR_LABELS.get(rec.executor, rec.executor)} on more cores: " + ", ".join(shown)
+
+
 def revision_text(d: Diagnosis) -> str | None:
     rec = d.recommendation
     if rec is None or not rec.revised_from:

@@ -91,6 +91,8 @@ def context(d: Diagnosis) -> dict[str, Any]:
         "evidence_rows": wording.evidence_rows(ev) if ev else [],
         "rows": rows,
         "chart": charts.executor_chart(rows),
+        "scaling": charts.scaling_chart(d),
+        "more_cores": wording.more_cores_text(d),
         "flame": flame.layout(ev.stacks) if ev else None,
         "flame_row": flame.ROW,
         "environment_rows": wording.environment_rows(d),

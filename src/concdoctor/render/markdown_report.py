@@ -66,6 +66,7 @@ class MarkdownRenderer(Renderer):
         if d.evidence is not None:
             lines += _evidence(d.evidence)
         lines += _executors(d)
+        lines += _scaling(d)
         if d.evidence is not None and d.evidence.top_functions:
             lines += _functions(d.evidence)
         lines += ["### Environment", ""]
@@ -134,6 +135,16 @@ def _executors(d: Diagnosis) -> list[str]:
               for label, med, sp, res, mem, why in body]
     note = d.confirmation.note if d.confirmation else None
     return lines + (["", md(note)] if note else []) + [""]
+
+
+def _scaling(d: Diagnosis) -> list[str]:
+    if not d.scaling:
+        return []
+    header, rows = wording.scaling_rows(d)
+    lines = [f"### Predicted speedup by workers ({d.environment.cpu_count} cores, * measured)",
+             "", *table(header, rows, ["l", *["r"] * (len(header) - 1)]), ""]
+    more = wording.more_cores_text(d)
+    return lines + ([md(more), ""] if more else [])
 
 
 def _functions(ev: Evidence) -> list[str]:

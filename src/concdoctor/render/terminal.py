@@ -65,6 +65,8 @@ def _renderables(d: Diagnosis) -> list[RenderableType]:
     rows = wording.executor_rows(d)
     if rows:
         parts.append(_executors(d, rows))
+    if d.scaling:
+        parts.append(_scaling(d))
     parts.append(Text(wording.environment_summary(d), style="dim"))
     parts += _tail(d)
     return parts
@@ -185,6 +187,22 @@ def _executors(d: Diagnosis, rows: list[wording.ExecutorRow]) -> RenderableType:
     note = d.confirmation.note if d.confirmation else None
     if note:
         table.caption = Text(note)
+    return table
+
+
+def _scaling(d: Diagnosis) -> RenderableType:
+    from rich.table import Table
+
+    header, rows = wording.scaling_rows(d)
+    table = Table(title=f"Predicted speedup by workers, {d.environment.cpu_count} cores "
+                        "(* measured)", title_justify="left")
+    for index, name in enumerate(header):
+        table.add_column(name, justify="left" if index == 0 else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    more = wording.more_cores_text(d)
+    if more:
+        table.caption = more
     return table
 
 

@@ -1,0 +1,161 @@
+"""The speedup of each executor at every worker count, and on machines with more cores.
+
+A batch of ``n`` tasks of ``t`` seconds spends the shares ``idle`` waiting, ``gil``
+running Python (or C that keeps the GIL) and ``released`` running C without it. On an
+executor with ``W`` workers and ``C`` cores, the batch cannot finish before any of:
+
+* its waves: ``ceil(n / W)`` tasks one after another on each worker;
+* its cores: all the running, ``n * (gil + released) * t``, shared by ``min(W, C)``;
+* what the executor serialises: threads take turns on the GIL (``n * gil * t``, none on
+  a free-threaded build), one event loop runs all of asyncio's work, while processes,
+  sub-interpreters and dask workers each have their own;
+* handing the tasks out: a cost per task (more for data pickled to a process, more
+  again across a network) in the one thread that dispatches them;
+
+plus the executor's start-up, per worker. The speedup is the sequential time over the
+longest of those, plus the start-up. Costs are this machine's typical ones
+(:data:`COSTS`); where the confirmation measured an executor, its curve is scaled to
+pass through the measured point, so the measured points sit on the curves.
+
+What this cannot see from here is written in the README ("What the scaling model
+assumes"): memory bandwidth and caches shared by more cores, hyper-threads counted as
+cores, a remote cluster's network latency and bandwidth (a per-task cost stands in).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from concdoctor.diagnosis import Diagnosis, ExecutorResult, ScalingPoint
+
+WORKERS = (1, 2, 4, 8, 16, 32, 64)
+CORES = (1, 2, 4, 8, 16, 32, 64)
+KNEE = 0.95
+"""The knee: the fewest workers reaching this share of the best speedup on the curve."""
+MODELLED = ("thread", "process", "asyncio", "interpreter", "dask")
+
+
+@dataclass(frozen=True)
+class Costs:
+    """What an executor costs beyond the work: once, per worker, per task, per byte."""
+
+    start: float
+    per_worker: float
+    per_task: float
+    per_byte: float = 0.0
+
+
+COSTS = {
+    "thread": Costs(start=0.0005, per_worker=0.0001, per_task=0.00003),
+    "process": Costs(start=0.005, per_worker=0.01, per_task=0.0001, per_byte=2e-9),
+    "asyncio": Costs(start=0.001, per_worker=0.0, per_task=0.00005),
+    "interpreter": Costs(start=0.01, per_worker=0.05, per_task=0.0002, per_byte=2e-9),
+    "dask": Costs(start=0.7, per_worker=0.05, per_task=0.0005, per_byte=5e-9),
+}
+"""Typical costs on a 2-core Linux machine (fork start method; dask: a LocalCluster)."""
+
+
+@dataclass(frozen=True)
+class Work:
+    """The batch as the scaling model sees it."""
+
+    tasks: int
+    task_seconds: float
+    idle: float
+    gil: float
+    released: float
+    bytes_per_task: int = 0
+    gil_enabled: bool = True
+
+
+def seconds(executor: str, work: Work, workers: int, cores: int,
+            costs: Mapping[str, Costs] = COSTS) -> float:
+    """The batch's predicted wall time on ``executor`` with ``workers`` on ``cores``."""
+    n, t = work.tasks, work.task_seconds
+    cost = costs[executor]
+    busy = work.gil + work.released
+    size = max(1, min(workers, n))
+    bounds = [math.ceil(n / size) * t, n * busy * t / max(1, min(size, cores)),
+              n * (cost.per_task + work.bytes_per_task * cost.per_byte)]
+    if executor == "thread" and work.gil_enabled:
+        bounds.append(n * work.gil * t)
+    if executor == "asyncio":
+        bounds.append(n * busy * t)
+    return cost.start + cost.per_worker * size + max(bounds)
+
+
+def speedup(executor: str, work: Work, workers: int, cores: int,
+            costs: Mapping[str, Costs] = COSTS, scale: float = 1.0) -> float:
+    sequential = work.tasks * work.task_seconds
+    predicted = seconds(executor, work, workers, cores, costs) * scale
+    return round(sequential / predicted, 3) if predicted > 0 else 0.0
+
+
+def knee(executor: str, work: Work, cores: int, ceiling: int = max(WORKERS)) -> int:
+    """The fewest workers, up to ``ceiling``, whose predicted speedup is within
+    :data:`KNEE` of the best (never more workers than tasks)."""
+    top = max(1, min(ceiling, work.tasks))
+    sizes = sorted({w for w in WORKERS if w < top} | {top})
+    curve = [(w, speedup(executor, work, w, cores)) for w in sizes]
+    best = max(s for _, s in curve)
+    return next(w for w, s in curve if s >= KNEE * best)
+
+
+def work_from(metrics: Mapping[str, object]) -> Work:
+    """The batch's figures from the rules' metrics."""
+    def number(name: str) -> float:
+        value = metrics.get(name, 0.0)
+        return float(value) if isinstance(value, (int, float)) else 0.0
+
+    return Work(int(number("tasks")), number("task_seconds"), number("idle_fraction"),
+                number("gil_fraction"), number("released_fraction"),
+                int(number("bytes_per_task")), bool(metrics.get("gil_enabled", True)))
+
+
+def work_of(d: Diagnosis) -> Work | None:
+    """The batch's figures from a diagnosis's evidence (None before the baseline)."""
+    ev = d.evidence
+    if ev is None:
+        return None
+    idle, gil, released = ev.idle_fraction, ev.gil_fraction, ev.released_fraction
+    if idle is None or gil is None or released is None:  # no samples: the worst for threads
+        busy = min(max(ev.thread_cpu_ratio, 0.0), 1.0)
+        idle, gil, released = 1 - busy, busy, 0.0
+    return Work(d.workload.tasks, ev.task_seconds_mean or ev.task_seconds_median, idle, gil,
+                released, ev.bytes_per_task, d.environment.gil_enabled)
+
+
+def curves(d: Diagnosis) -> dict[str, tuple[ScalingPoint, ...]]:
+    """Every applicable executor's speedup at each worker count, on this machine's cores
+    and on more; scaled through what the confirmation measured."""
+    work = work_of(d)
+    if work is None or work.task_seconds <= 0:
+        return {}
+    here = d.environment.cpu_count
+    measured = {r.executor: r for r in (d.confirmation.results if d.confirmation else ())
+                if r.speedup is not None and not r.unsafe}
+    names = [e for e in MODELLED if e != "asyncio" or d.workload.is_coroutine]
+    names = [e for e in names if e != "dask" or "dask" in measured]
+    return {executor: _curve(executor, work, here, measured.get(executor)) for executor in names}
+
+
+def _curve(executor: str, work: Work, here: int,
+           result: ExecutorResult | None) -> tuple[ScalingPoint, ...]:
+    scale = 1.0
+    if result is not None and result.speedup:
+        scale = speedup(executor, work, result.workers, here) / result.speedup
+    points = []
+    for cores in sorted({here, *(c for c in CORES if c > here)}):
+        for workers in _sizes(work.tasks, result):
+            hit = (result is not None and cores == here and workers == result.workers)
+            points.append(ScalingPoint(
+                workers, cores, round(speedup(executor, work, workers, cores, scale=scale), 3),
+                result.speedup if hit and result else None))
+    return tuple(points)
+
+
+def _sizes(tasks: int, result: ExecutorResult | None) -> Sequence[int]:
+    sizes = {w for w in WORKERS if w <= tasks} | ({result.workers} if result else set())
+    return sorted(sizes or {1})

@@ -1,0 +1,86 @@
+"""The scaling model on hand-built work: the bounds it is made of, the knee, the measured
+point on the curve, and the report's block."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from concdoctor import scaling
+from concdoctor.diagnosis import (
+    Confirmation,
+    Diagnosis,
+    Environment,
+    Evidence,
+    ExecutorResult,
+    Workload,
+)
+from concdoctor.scaling import Work
+
+PURE_PYTHON = Work(tasks=300, task_seconds=0.1, idle=0.0, gil=1.0, released=0.0)
+RELEASED = Work(tasks=300, task_seconds=0.1, idle=0.0, gil=0.02, released=0.98)
+WAITING = Work(tasks=3000, task_seconds=0.02, idle=0.99, gil=0.01, released=0.0)
+
+
+@pytest.mark.parametrize(("work", "executor", "workers", "cores", "near"), [
+    (PURE_PYTHON, "process", 2, 2, 2.0),     # one GIL per process, two cores
+    (PURE_PYTHON, "process", 8, 8, 8.0),     # a machine with more cores
+    (PURE_PYTHON, "process", 8, 2, 2.0),     # more workers than cores gain nothing
+    (PURE_PYTHON, "thread", 8, 8, 1.0),      # threads take turns on the GIL
+    (RELEASED, "thread", 8, 8, 8.0),         # C that lets go of the GIL runs in parallel
+    (WAITING, "thread", 32, 2, 32.0),        # waits overlap whatever the cores
+    (WAITING, "asyncio", 64, 2, 64.0),
+])
+def test_the_bounds(work: Work, executor: str, workers: int, cores: int, near: float) -> None:
+    assert scaling.speedup(executor, work, workers, cores) == pytest.approx(near, rel=0.12)
+
+
+def test_a_free_threaded_build_runs_python_on_threads() -> None:
+    free = Work(**{**PURE_PYTHON.__dict__, "gil_enabled": False})
+    assert scaling.speedup("thread", free, 8, 8) == pytest.approx(8.0, rel=0.05)
+
+
+def test_shipping_big_data_costs_processes() -> None:
+    small = Work(tasks=10_000, task_seconds=0.001, idle=0, gil=1, released=0)
+    big = Work(**{**small.__dict__, "bytes_per_task": 1_000_000})
+    assert scaling.speedup("process", big, 8, 8) < scaling.speedup("process", small, 8, 8) / 2
+
+
+def test_the_knee_is_where_more_workers_stop_paying() -> None:
+    assert scaling.knee("process", PURE_PYTHON, cores=2) == 2
+    assert scaling.knee("process", PURE_PYTHON, cores=8) == 8
+    assert scaling.knee("thread", RELEASED, cores=4) == 4
+    assert scaling.knee("thread", WAITING, cores=2) == 64
+    assert scaling.knee("thread", WAITING, cores=2, ceiling=16) == 16
+    mixed = Work(tasks=12, task_seconds=0.1, idle=0.3, gil=0.44, released=0.26)
+    assert scaling.knee("thread", mixed, cores=2) == 4  # the GIL caps it near 2.3x
+
+
+def diagnosis(measured: ExecutorResult | None) -> Diagnosis:
+    return Diagnosis(
+        target="m:f", workload=Workload(300), environment=Environment("3.11.7", cpu_count=2),
+        evidence=Evidence(30.0, 30.0, 30.0, 0.1, task_seconds_mean=0.1, idle_fraction=0.0,
+                          gil_fraction=1.0, released_fraction=0.0),
+        confirmation=Confirmation(30.0, 16.0, 1.875, True, 1, results=(measured,))
+        if measured else None)
+
+
+def test_the_measured_point_sits_on_the_curve() -> None:
+    measured = ExecutorResult("process", 2, (16.0,), 16.0, 1.875)
+    curves = scaling.curves(diagnosis(measured))
+    here = {p.workers: p for p in curves["process"] if p.cores == 2}
+    assert here[2].predicted_speedup == pytest.approx(1.875, abs=0.002)
+    assert here[2].measured_speedup == 1.875 and here[4].measured_speedup is None
+    more = {p.workers: p for p in curves["process"] if p.cores == 8}
+    assert more[8].predicted_speedup > 6  # a bigger machine, the same efficiency
+    assert "asyncio" not in curves and "dask" not in curves  # not applicable, not measured
+
+
+def test_the_block_survives_the_json_report() -> None:
+    d = diagnosis(ExecutorResult("process", 2, (16.0,), 16.0, 1.875))
+    d = Diagnosis(**{**d.__dict__, "scaling": scaling.curves(d)})
+    data = json.loads(d.to_json())
+    entry = data["scaling"]["process"][0]
+    assert set(entry) == {"workers", "cores", "predicted_speedup", "measured_speedup"}
+    assert Diagnosis.from_json(d.to_json()).scaling == d.scaling
