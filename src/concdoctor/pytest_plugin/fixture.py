@@ -62,6 +62,7 @@ class ConcdoctorFixture:
         trials: int | None = None,
         timeout: float | None = None,
         sampling: bool | None = None,
+        budget: float | None = None,
         allow_failure: bool = False,
     ) -> Diagnosis:
         """Diagnose ``func`` over ``inputs`` (one call each) or ``repeat`` calls.
@@ -76,7 +77,8 @@ class ConcdoctorFixture:
         spec = self.marker()
         options = self.settings.options.given(**spec.defaults()).given(
             rules=Path(rules) if rules is not None else None, confirm=confirm,
-            compare_all=compare_all, trials=trials, timeout=timeout, sampling=sampling)
+            compare_all=compare_all, trials=trials, timeout=timeout, sampling=sampling,
+            budget=budget)
         diagnosis = api.profile(func, inputs, repeat=repeat, inputs_from=inputs_from,
                                 options=options, command=shlex.join(["pytest", self.nodeid]))
         self.diagnoses.append(diagnosis)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from concdoctor.options import DEFAULTS
+from concdoctor.options import DEFAULTS, Options
 from concdoctor.pytest_plugin.marker import MARKER, MARKER_HELP, MarkerError, MarkerSpec
 from concdoctor.pytest_plugin.marker import parse_marks as _parse_marks
 from concdoctor.pytest_plugin.session import WORKEROUTPUT_KEY, ConcdoctorSession, Settings
@@ -80,7 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
     base = config.invocation_params.dir
     rules = config.getoption("concdoctor_rules")
     report_dir = config.getoption("concdoctor_report_dir")
-    options = DEFAULTS.given(
+    options = _project(config).given(
         confirm=False if config.getoption("concdoctor_no_confirm") else None,
         rules=base / rules if rules is not None else None,
         timeout=config.getoption("concdoctor_timeout"),
@@ -90,6 +90,16 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = Settings(options, report_dir=base / report_dir if report_dir is not None else None)
     config.stash[SESSION_KEY] = ConcdoctorSession(settings)
     config.pluginmanager.register(MarkerExpectations(), "concdoctor-marker-expectations")
+
+
+def _project(config: pytest.Config) -> Options:
+    """The defaults with the project's [tool.concdoctor] settings (its pyproject.toml)."""
+    from concdoctor.options import OptionError, project_options
+
+    try:
+        return project_options(config.rootpath)
+    except OptionError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _check_rules(path: Path) -> None:

@@ -3,8 +3,9 @@
 Three pictures: the stacked bar of where the worker thread's samples went (idle, GIL
 held, GIL released); one bar per measured executor, length = median batch time,
 labelled with its speedup over the sequential baseline; and each executor's predicted
-speedup against its worker count, with the measured points on the lines. Coordinates are SVG user units (percent
-for the stacked bar); the template scales the view box to the page.
+speedup against its worker count, with the measured points on the lines. Coordinates
+are SVG user units (percent for the stacked bar); the template scales the view box to
+the page.
 """
 
 from __future__ import annotations
