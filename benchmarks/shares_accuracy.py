@@ -44,6 +44,7 @@ MIXES = {  # name: (idle, GIL-held, GIL-released)
     "three-way": (0.3, 0.45, 0.25),
 }
 TARGET_ERROR = 0.05
+SHARE_NAMES = ("idle", "GIL", "released")
 
 # -- the workload: runs in concdoctor's child ------------------------------------------------
 
@@ -106,9 +107,8 @@ def mixed(shares: list[float]) -> int:
         parts[0] += t3 - t2
         parts[1] += t1 - t0
         parts[2] += t2 - t1
-    if "log" not in _state:
-        _state["log"] = open(os.environ[LOG_ENV], "a", buffering=1, encoding="utf-8")
-    _state["log"].write(" ".join(map(str, parts)) + "\n")
+    with open(os.environ[LOG_ENV], "a", encoding="utf-8") as log:  # outside the timed parts
+        log.write(" ".join(map(str, parts)) + "\n")
     return 0
 
 
@@ -175,10 +175,9 @@ def errors(run: Run) -> Shares | None:
 
 
 def poisson_margin(runs: list[Run]) -> float:
-    """95 % margin of the GIL share from a Poisson count at ``rate`` x wall (the worst
-    case, a share of 1, when the truth is 0)."""
-    truth = statistics.mean(run.truth[1] for run in runs) or 1.0
+    """The 95 % margin of the GIL share that a Poisson count at rate x wall allows."""
     expected = statistics.mean(run.rate * run.wall for run in runs if run.rate) or 1.0
+    truth = max(statistics.mean(run.truth[1] for run in runs), 1.0 / expected)
     return 1.96 * math.sqrt(truth / expected)
 
 
@@ -203,10 +202,11 @@ def row(name: str, runs: list[Run], plain: list[float]) -> tuple[str, int, int]:
     worst = errs[worst_run][worst_share]
     within = sum(max(map(abs, e)) <= TARGET_ERROR for e in errs)
     overhead = statistics.median(r.wall for r in runs) / statistics.median(plain)
+    samples = statistics.mean(r.samples for r in measured)
     text = (f"| {name} | {fmt(mean_shares([r.truth for r in measured]))} | "
             f"{fmt(mean_shares([r.measured for r in measured if r.measured]))} | "
-            f"{fmt(abs_mean, 3)} | {worst:+.3f} ({'idle GIL released'.split()[worst_share]}) | "
-            f"±{poisson_margin(measured):.3f} | {statistics.mean(r.samples for r in measured):.0f} | "
+            f"{fmt(abs_mean, 3)} | {worst:+.3f} ({SHARE_NAMES[worst_share]}) | "
+            f"±{poisson_margin(measured):.3f} | {samples:.0f} | "
             f"{within}/{len(errs)} | x{overhead:.3f} |")
     return text, within, len(errs)
 

@@ -76,3 +76,19 @@ def collatz(n: int) -> int:
 
 def tiny(i: int) -> int:
     return len(str(i))
+
+
+def wait_ms(milliseconds: int) -> int:
+    """A call that waits, as on a network: for the batch-size sweep."""
+    import time
+
+    time.sleep(milliseconds / 1000)
+    return milliseconds
+
+
+def spin(steps: int) -> int:
+    """Pure-Python work of about ``steps`` microseconds: for the batch-size sweep."""
+    total = 0
+    for i in range(steps * 12):
+        total += i * i
+    return total
