@@ -11,7 +11,6 @@ count the 2-core run advised. The target is within 15 %.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from concdoctor import sampling
 from concdoctor.diagnosis import FunctionStat
 from concdoctor.findings import blocking_calls
@@ -85,3 +87,27 @@ def test_blocking_calls_wait_without_cpu() -> None:
     functions = [FunctionStat("time.sleep", cpu_seconds=0.0001, wall_seconds=0.2),
                  FunctionStat("work", cpu_seconds=0.05, wall_seconds=0.05)]
     assert blocking_calls(functions) == ("time.sleep",)
+
+
+def test_the_gil_split_comes_from_the_faster_gil_sampler_with_its_error() -> None:
+    stack = ("f (a.py:1)",)
+    shares = sampling.combine(Counter({stack: 100}), Counter({stack: 100}),
+                              Counter({stack: 250}), expected=100, gil_expected=500)
+    assert shares.gil_estimate == 0.5
+    assert shares.gil_error == pytest.approx(1.96 * 250 ** 0.5 / 500, abs=1e-4)
+    assert shares.stacks[0].gil == 50  # scaled to the other samplers' rate
+
+
+def test_the_gil_sampler_runs_faster_up_to_a_cap() -> None:
+    assert sampling.gil_rate(100) == 500 and sampling.gil_rate(50) == 250
+    assert sampling.gil_rate(1000) == 1000  # never slower than the others
+
+
+def test_samples_of_the_child_between_tasks_do_not_count(tmp_path: Path) -> None:
+    raw = tmp_path / "gil.txt"
+    raw.write_text(
+        "thread (4242): MainThread;serve (concdoctor/child.py:9);"
+        "run_baseline (concdoctor/batch.py:120);writes (concdoctor/statecheck.py:40) 6\n"
+        "thread (4242): MainThread;digest (concdoctor/results.py:3) 2\n"
+        "thread (4242): MainThread;work (app.py:7) 4\n")
+    assert sampling.read_raw(raw, LABELS) == Counter({("work (app.py:7)",): 4})

@@ -110,6 +110,8 @@ class Evidence:
     idle_fraction: float | None = None
     gil_fraction: float | None = None
     released_fraction: float | None = None
+    shares_error: float | None = None
+    """The ± (about 95 %) on the GIL-held and GIL-released shares, from the samples."""
     samples: int = 0
     sampling_rate: int = 0
     degraded: bool = False

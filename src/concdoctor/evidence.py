@@ -41,24 +41,26 @@ def measure_baseline(child: ChildRunner, ready: Ready, options: Options, progres
     """Run the baseline under the samplers: the whole batch when it fits its share of the
     budget, else a sample (sized to keep ``io_workers`` busy when the tasks wait)."""
     if options.sample is not None and options.sample < ready.held:
-        done: BaselineDone | TooBig = TooBig((), 0.0, 0.0)  # asked for: go straight to it
+        run = Pass(TooBig((), 0.0, 0.0), None, None)  # asked for: go straight to it
     else:
         first = RunBaseline(keep_results=options.confirm,
                             deadline=budget.BASELINE_SHARE * options.budget,
                             check_after=budget.CHECK_SHARE * options.budget)
         whole = "" if ready.held == ready.tasks else f" (a sample of {ready.tasks})"
-        done, shares, degraded = _sampled(child, ready, options, progress, first,
-                                          f"running {ready.held} tasks sequentially{whole}")
+        run = _sampled(child, ready, options, progress, first,
+                       f"running {ready.held} tasks sequentially{whole}")
     notes: tuple[str, ...] = ()
-    if isinstance(done, TooBig):
-        k = options.sample or _sample_size(done, ready, options, io_workers)
-        notes = (_sample_note(done, k, ready.tasks, options),)
+    if isinstance(run.done, TooBig):
+        k = options.sample or _sample_size(run.done, ready, options, io_workers)
+        notes = (_sample_note(run.done, k, ready.tasks, options),)
         again = RunBaseline(keep_results=options.confirm, sample=k, seed=options.seed or 0,
                             deadline=None if options.sample else
                             budget.MAX_SAMPLE_SHARE * options.budget)
-        done, shares, degraded = _sampled(child, ready, options, progress, again,
-                                          f"running a sample of {k} tasks sequentially")
+        run = _sampled(child, ready, options, progress, again,
+                       f"running a sample of {k} tasks sequentially")
+    done, shares, degraded = run.done, run.shares, run.degraded
     assert isinstance(done, BaselineDone)
+    notes += (run.busy,) if run.busy else ()
     evidence = _evidence(done, None if degraded else shares, degraded, options.rate)
     if len(done.task_seconds) < ready.tasks:
         evidence = replace(evidence, sampled_tasks=len(done.task_seconds), seed=options.seed)
@@ -86,15 +88,26 @@ def _sample_size(too_big: TooBig, ready: Ready, options: Options, io_workers: in
                               workers=cores if cpu_bound else io_workers, cpu_count=cores)
 
 
+@dataclass(frozen=True)
+class Pass:
+    """One baseline request under fresh samplers."""
+
+    done: BaselineDone | TooBig
+    shares: sampling.Shares | None
+    degraded: str | None
+    """Why the evidence is degraded, or None."""
+    busy: str | None = None
+    """A note when the samplers were short of CPU."""
+
+
 def _sampled(child: ChildRunner, ready: Ready, options: Options, progress: Progress,
-             request: RunBaseline, what: str) -> (
-        tuple[BaselineDone | TooBig, sampling.Shares | None, str | None]):
+             request: RunBaseline, what: str) -> Pass:
     """One baseline request under fresh samplers: its answer, the shares, and why the
     evidence is degraded (None if it is not)."""
     samplers, degraded = _start_sampling(child.pid, options, progress)
     progress(what + (" under py-spy" if samplers else ""))
     total = request.sample or ready.held
-    shares = None
+    shares, busy = None, None
     try:
         done: BaselineDone | TooBig = child.ask(
             request, (BaselineDone, TooBig), options.timeout,
@@ -103,13 +116,14 @@ def _sampled(child: ChildRunner, ready: Ready, options: Options, progress: Progr
             samplers.stop()
             labels = sampling.thread_labels(ready.thread_id, ready.thread_ident)
             shares = samplers.shares(done.wall_seconds, labels)
+            busy = samplers.short_of_cpu()
     finally:
         if samplers:
             samplers.kill()
             samplers.directory_cleanup()
     if isinstance(done, BaselineDone):
         degraded = degraded or _unreliable(shares, done, options.rate)
-    return done, shares, degraded
+    return Pass(done, shares, degraded, busy)
 
 
 def _start_sampling(pid: int, options: Options, progress: Progress) -> (
@@ -160,6 +174,7 @@ def _evidence(done: BaselineDone, shares: sampling.Shares | None, degraded: str 
         idle_fraction=_round(fractions[0]), gil_fraction=_round(fractions[1]),
         released_fraction=_round(fractions[2]),
         samples=shares.total if shares else 0, sampling_rate=rate if shares else 0,
+        shares_error=shares.gil_error if shares else None,
         degraded=shares is None, degraded_reason=degraded,
         stacks=shares.stacks if shares else (), process_problem=done.process_problem,
         shared_state=done.shared_state, bytes_per_task=done.bytes_per_task,

@@ -11,8 +11,10 @@ teardown without having to synchronise the samplers' start and stop exactly.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -26,16 +28,35 @@ from pathlib import Path
 from concdoctor.diagnosis import StackSamples
 from concdoctor.protocol import TASK_FRAME, WAIT_FRAME, WRAPPER_FILE
 
-MODES = {"idle": ["--idle"], "active": [], "gil": ["--gil"]}
+MODES = {"idle": ["--idle"], "active": [], "gil": ["--gil"], "gil2": ["--gil"]}
+"""Two --gil samplers, each at the GIL rate: their independent counts add up, halving
+the Poisson noise of the split without either falling behind."""
+GIL_MODES = ("gil", "gil2")
 # py-spy writes a frame as "function (file:line)".
 _TASK = TASK_FRAME + " "
 _WAIT = WAIT_FRAME + " "
 _WRAPPER = WRAPPER_FILE + ":"
+_OWN = tuple(f"concdoctor/{name}.py:" for name in (
+    "child", "batch", "results", "statecheck", "executors", "protocol"))
+"""The child's own files: a stack in them without a task frame is not a task's."""
 _VERSION = re.compile(r"(\d+\.\d+\.\d+)")
 STEADY_RATE = (0.8, 1.25)
 """The --idle sampler's count within this factor of rate x seconds: it sampled steadily."""
 DISAGREEMENT = 0.25
 """py-spy's active share this far from the CPU time's is worth a note."""
+GIL_RATE_FACTOR, GIL_RATE_CAP = 5, 500
+"""The --gil sampler runs this many times faster than the others, up to the cap (500 a
+second: faster, one sampler falls behind on these machines and undercounts)."""
+Z = 1.96
+"""The ± on the GIL split covers about 95 %."""
+BUSY_CORE = 0.6
+"""The samplers share one core: using more than this share of it, they may fall behind."""
+
+
+def gil_rate(rate: int) -> int:
+    """How often the --gil sampler samples: its count alone splits GIL-held from released
+    work, and its Poisson noise shrinks with the samples it takes."""
+    return max(rate, min(GIL_RATE_FACTOR * rate, GIL_RATE_CAP))
 
 
 class SamplingUnavailable(Exception):
@@ -73,6 +94,8 @@ class Shares:
     expected: int = 0
     gil_estimate: float = 0.0
     """The --gil sampler's own share, not capped by the active sampler's (noisy) one."""
+    gil_error: float = 0.0
+    """The ± (about 95 %) on that share, from the --gil sampler's Poisson count."""
 
     @property
     def total(self) -> int:
@@ -92,6 +115,17 @@ class Samplers:
     directory: Path
     rate: int
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    cpu_seconds: float = 0.0
+    """What the samplers used of the CPU between start and stop (all three)..."""
+    seconds: float = 0.0
+    """...and how long that was."""
+
+    @property
+    def gil_rate(self) -> int:
+        return gil_rate(self.rate)
+
+    def rate_of(self, mode: str) -> int:
+        return self.gil_rate if mode in GIL_MODES else self.rate
 
     def start(self, timeout: float = 10.0, settle: float = 0.05) -> None:
         """Start the samplers and wait until they sample at their steady rate.
@@ -100,10 +134,11 @@ class Samplers:
         of back-to-back samples. Each sampler bursts by a different amount, so ``settle``
         lets the bursts pass before the baseline starts (its samples are dropped anyway:
         they are not inside a task)."""
+        self.cpu_seconds, self.seconds = -_children_cpu(), -time.monotonic()
         for mode, flags in MODES.items():
             self.processes[mode] = subprocess.Popen(
                 [self.binary, "record", "--pid", str(self.pid), "--nonblocking", "--threads",
-                 "--format", "raw", "--rate", str(self.rate), "--duration", "86400",
+                 "--format", "raw", "--rate", str(self.rate_of(mode)), "--duration", "86400",
                  "--output", str(self.directory / f"{mode}.txt"), *flags],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -142,6 +177,8 @@ class Samplers:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        self.cpu_seconds += _children_cpu()
+        self.seconds += time.monotonic()
         self._close_pipes()
 
     def kill(self) -> None:
@@ -161,8 +198,23 @@ class Samplers:
 
     def shares(self, wall_seconds: float, labels: tuple[str, ...]) -> Shares:
         counts = {mode: read_raw(self.directory / f"{mode}.txt", labels) for mode in MODES}
-        return combine(counts["idle"], counts["active"], counts["gil"],
-                       expected=int(wall_seconds * self.rate))
+        gil = sum((counts[mode] for mode in GIL_MODES), Counter())
+        return combine(counts["idle"], counts["active"], gil,
+                       expected=int(wall_seconds * self.rate),
+                       gil_expected=wall_seconds * self.gil_rate * len(GIL_MODES))
+
+    def short_of_cpu(self) -> str | None:
+        """A note when the samplers kept their core so busy they may have fallen behind."""
+        if self.seconds <= 0 or self.cpu_seconds <= BUSY_CORE * self.seconds:
+            return None
+        return (f"the py-spy samplers used {self.cpu_seconds / self.seconds:.0%} of the core "
+                "they share: they may have fallen behind, and the shares be off (a lower "
+                "--sampling-rate eases them)")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _share_one_core(pids: list[int]) -> None:
@@ -198,7 +250,8 @@ def read_raw(path: Path, labels: tuple[str, ...]) -> Counter[tuple[str, ...]]:
     """The worker thread's stacks while it ran tasks (frames root first) and their counts.
 
     Non-blocking reads sometimes truncate a stack to its innermost frames; such a stack
-    still counts (it is a sample of the worker) unless it shows the child waiting.
+    still counts (it is a sample of the worker) unless it shows the child waiting, or
+    shows concdoctor's own frames but no task (the child's work around the tasks).
     """
     counts: Counter[tuple[str, ...]] = Counter()
     try:
@@ -216,6 +269,9 @@ def read_raw(path: Path, labels: tuple[str, ...]) -> Counter[tuple[str, ...]]:
             if frame.startswith(_TASK):
                 frames = frames[index + 1:]
                 break
+        else:
+            if any(own in frame for frame in frames for own in _OWN):
+                continue  # the child between tasks: checking results, sizing data
         while frames and _WRAPPER in frames[0]:
             frames = frames[1:]  # concdoctor's Task wrapper, between the task and the target
         counts[tuple(frames)] += int(number)
@@ -223,36 +279,44 @@ def read_raw(path: Path, labels: tuple[str, ...]) -> Counter[tuple[str, ...]]:
 
 
 def combine(idle_all: Counter[tuple[str, ...]], active: Counter[tuple[str, ...]],
-            gil: Counter[tuple[str, ...]], *, expected: int = 0, keep: int = 300) -> Shares:
+            gil: Counter[tuple[str, ...]], *, expected: int = 0,
+            gil_expected: float | None = None, keep: int = 300) -> Shares:
     """Shares from three independent samplers' counts.
 
     py-spy samples at exponentially distributed intervals, so each sampler's count over
     the baseline is Poisson with mean ``expected`` (rate x seconds) times the share of
     the state it keeps. Dividing by that known mean is less noisy than dividing by
-    another sampler's count; when the --idle sampler saw far fewer samples than
-    expected (a starved or failing sampler), its count is the better denominator.
-    Per-stack splits are differences of independent counts, clamped at zero: good for
-    a flame graph, while the totals carry the shares.
+    another sampler's count (for the idle and active shares, when the --idle sampler saw
+    far fewer samples than expected, a starved or failing sampler, its count is the
+    better denominator). The --gil sampler runs faster (``gil_expected`` samples in all
+    states) and alone decides the GIL split: its share, and the ± of its Poisson count.
+    Per-stack splits are differences of independent counts (the --gil one scaled to the
+    others' rate), clamped at zero: good for a flame graph, while the totals carry the
+    shares.
     """
+    gil_expected = gil_expected or float(expected)
     total_all, total_active, total_gil = (sum(c.values()) for c in (idle_all, active, gil))
     low, high = STEADY_RATE
     denominator = expected if expected and low <= total_all / expected <= high else total_all
     denominator = max(denominator, 1)
     p_active = min(total_active / denominator, 1.0)
-    p_gil = min(total_gil / denominator, p_active)
+    gil_share = min(total_gil / gil_expected, 1.0) if gil_expected > 0 else 0.0
+    p_gil = min(gil_share, p_active)
     scale = total_all or denominator
+    ratio = expected / gil_expected if gil_expected > 0 and expected else 1.0
     stacks = []
     for frames in set(idle_all) | set(active) | set(gil):
-        n_gil = gil[frames]
+        n_gil = round(gil[frames] * ratio)
         n_active = max(active[frames], n_gil)
         stacks.append(StackSamples(frames=frames, idle=max(idle_all[frames] - n_active, 0),
                                    gil=n_gil, released=n_active - n_gil))
     stacks.sort(key=lambda s: s.total, reverse=True)
     gil_n = round(p_gil * scale)
     active_n = round(p_active * scale)
+    error = Z * math.sqrt(max(total_gil, 3)) / gil_expected if gil_expected > 0 else 1.0
     return Shares(idle=scale - active_n, gil=gil_n, released=active_n - gil_n,
-                  stacks=tuple(stacks[:keep]), expected=expected,
-                  gil_estimate=min(total_gil / denominator, 1.0))
+                  stacks=tuple(stacks[:keep]), expected=expected, gil_estimate=gil_share,
+                  gil_error=round(min(error, 1.0), 4))
 
 
 def blend(fractions: tuple[float, float, float], busy_ratio: float,
@@ -274,6 +338,8 @@ def blend(fractions: tuple[float, float, float], busy_ratio: float,
     sampled_active = gil + released
     if sampled_active <= 0:
         return fractions, None  # no active sample: nothing says what the CPU time did
+    if gil_estimate is not None:  # samples owning the GIL prove the thread was running
+        active = max(active, min(gil_estimate, 1.0))
     held = min(gil if gil_estimate is None else gil_estimate, active)
     blended = (1.0 - active, held, active - held)
     note = None

@@ -227,6 +227,16 @@ def shares(ev: Evidence | None) -> dict[str, float] | None:
     return {state: max(0.0, float(v or 0.0)) for state, v in zip(STATES, values, strict=True)}
 
 
+def share_text(state: str, value: float, ev: Evidence | None, *, plain: bool = False) -> str:
+    """``GIL held 44% ±6%``: a share, with the ± of the samples that split GIL-held from
+    GIL-released work (the idle share comes from CPU time, far more precise)."""
+    text = f"{STATE_LABELS[state]} {percent(value, plain=plain)}"
+    error = ev.shares_error if ev is not None else None
+    if state != "idle" and error is not None:
+        text += f" {'+/-' if plain else '±'}{error * 100:.0f}%"
+    return text
+
+
 def evidence_rows(ev: Evidence) -> list[tuple[str, str]]:
     rows = [
         ("Baseline wall time", seconds(ev.wall_seconds)),

@@ -74,8 +74,9 @@ def _shares(d: Diagnosis) -> str:
     if e.idle_fraction is None and e.gil_fraction is None:
         why = e.degraded_reason or "no py-spy samples"
         return f"py-spy shares unavailable ({why}); {cpu}"
+    error = f" (GIL split +/-{e.shares_error:.0%})" if e.shares_error is not None else ""
     return (f"idle {_pct(e.idle_fraction)}, GIL {_pct(e.gil_fraction)}, released "
-            f"{_pct(e.released_fraction)} of {e.samples} py-spy samples; {cpu}")
+            f"{_pct(e.released_fraction)} of {e.samples} py-spy samples{error}; {cpu}")
 
 
 def _measured(d: Diagnosis) -> list[str]:

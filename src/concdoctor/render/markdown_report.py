@@ -112,7 +112,7 @@ def _evidence(ev: Evidence) -> list[str]:
     shares = wording.shares(ev)
     if shares is not None:
         rows.append(("Time shares", " · ".join(
-            f"{wording.STATE_LABELS[s]} {wording.percent(v)}" for s, v in shares.items())))
+            wording.share_text(s, v, ev) for s, v in shares.items())))
     rows += wording.evidence_rows(ev)
     return lines + table(["Measure", "Value"], rows) + [""]
 

@@ -114,7 +114,8 @@ def _verdict(d: Diagnosis) -> RenderableType:
     return Panel(grid, title=title, title_align="left", border_style=border)
 
 
-def share_bar(shares: dict[str, float], width: int = _BAR_WIDTH) -> Any:
+def share_bar(shares: dict[str, float], width: int = _BAR_WIDTH,
+              evidence: Evidence | None = None) -> Any:
     """A one-line stacked bar of the idle / GIL-held / GIL-released shares, with legend."""
     from rich.text import Text
 
@@ -130,7 +131,7 @@ def share_bar(shares: dict[str, float], width: int = _BAR_WIDTH) -> Any:
     for state, value in shares.items():
         glyph, style = _GLYPHS[state]
         bar.append(f"{glyph} ", style=style)
-        bar.append(f"{wording.STATE_LABELS[state]} {wording.percent(value)}   ")
+        bar.append(f"{wording.share_text(state, value, evidence)}   ")
     return bar
 
 
@@ -141,7 +142,7 @@ def _evidence(ev: Evidence) -> RenderableType:
     grid = _grid()
     shares = wording.shares(ev)
     if shares is not None:
-        grid.add_row("Time shares", share_bar(shares))
+        grid.add_row("Time shares", share_bar(shares, evidence=ev))
     for label, value in wording.evidence_rows(ev):
         grid.add_row(label, Text(value))
     degraded = wording.degraded_text(ev)
