@@ -101,7 +101,8 @@ def serve(channel: Channel, resolve: Callable[[], Resolved]) -> None:
                 channel.send(batch.run_trial(run, request, channel.send))
             elif isinstance(request, RunYappi):
                 channel.send(tracing.profile_tasks(resolved.task, run.tasks,
-                                                   budget=request.budget))
+                                                   budget=request.budget,
+                                                   cpu_budget=request.cpu_budget))
                 return  # a yappi pass may leave a task running: only exiting ends it
             else:
                 return

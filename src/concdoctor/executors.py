@@ -7,9 +7,7 @@ processes, are pickled) exactly as they would in the user's own code.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures as cf
-import multiprocessing
 import os
 import pickle
 import resource
@@ -19,7 +17,7 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from concdoctor import cluster, subinterpreters
+from concdoctor import subinterpreters
 
 SHIPPING = ("process", "interpreter", "dask")
 """Executors that pickle the function, its inputs and its results."""
@@ -46,6 +44,8 @@ class Task:
 
     def __call__(self, item: Any) -> Any:
         if self.is_coroutine:
+            import asyncio  # only coroutines need it: imported when one runs
+
             return asyncio.run(self.coroutine(item))
         return self.func(item) if self.pass_item else self.func()
 
@@ -140,8 +140,11 @@ def applicable(executor: str, *, is_coroutine: bool) -> str | None:
         return "asyncio needs an async def function; this one is synchronous"
     if executor == "interpreter":
         return subinterpreters.unavailable()
-    if executor == "dask" and not cluster.installed():
-        return f"the dask executor needs dask.distributed: {cluster.EXTRA}"
+    if executor == "dask":
+        from concdoctor import cluster
+
+        return None if cluster.installed() else (
+            f"the dask executor needs dask.distributed: {cluster.EXTRA}")
     return None
 
 
@@ -174,6 +177,8 @@ def run_batch(
     if executor == "sequential":
         runs = _run_sequential(task, items, count)
     elif executor == "asyncio":
+        import asyncio
+
         runs = asyncio.run(_gather_bounded(task, items, workers, count))
     elif executor == "thread":
         with cf.ThreadPoolExecutor(max_workers=workers) as pool:
@@ -216,6 +221,8 @@ def _run_sequential(task: Task, items: Sequence[Any],
     """One call after another; coroutines on one event loop, as a plain loop would."""
     if not task.is_coroutine:
         return _collect((Timed(task)(item) for item in items), count)
+    import asyncio
+
     loop = asyncio.new_event_loop()
 
     def one(item: Any) -> tuple[Any, float, float, int]:
@@ -231,6 +238,8 @@ def _run_sequential(task: Task, items: Sequence[Any],
 
 async def _gather_bounded(task: Task, items: Sequence[Any], workers: int,
                           count: Callable[[int], None]) -> list[tuple[Any, float, float, int]]:
+    import asyncio
+
     semaphore = asyncio.Semaphore(workers)
     done = 0
 
@@ -267,6 +276,8 @@ def _run_in_pool(pool: cf.Executor, executor: str, timed: Timed, items: Sequence
 def _run_on_cluster(task: Task, items: Sequence[Any], workers: int,
                     count: Callable[[int], None], timeout: float | None,
                     scheduler: str | None) -> tuple[list[Any], float]:
+    from concdoctor import cluster
+
     try:
         return cluster.run(task.func, task.pass_item, task.is_coroutine, items,
                            where=scheduler, workers=workers, count=count, timeout=timeout)
@@ -297,4 +308,6 @@ def _run_in_interpreters(timed: Timed, items: Sequence[Any], workers: int, chunk
 
 
 def start_method() -> str:
+    import multiprocessing
+
     return multiprocessing.get_start_method(allow_none=False)

@@ -16,11 +16,6 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10
-    import tomli as tomllib
-
 from concdoctor.errors import UsageError
 
 EXECUTOR_NAMES = ("sequential", "thread", "process", "asyncio", "interpreter", "dask")
@@ -119,6 +114,10 @@ def project_options(folder: Path | None = None) -> Options:
     path = (folder or Path.cwd()) / "pyproject.toml"
     if not path.is_file():
         return DEFAULTS
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10
+        import tomli as tomllib
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

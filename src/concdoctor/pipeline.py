@@ -188,9 +188,9 @@ def _profiled(d: Diagnosis, process: ChildRunner, request: Request, clock: Clock
     """yappi over a few tasks, last: tracing must not touch the timed runs."""
     assert d.evidence is not None
     request.progress("profiling a few tasks with yappi")
-    budget = tracing.budget_seconds(d.evidence, d.confirmation, clock.left())
+    wall, cpu = tracing.budget_seconds(d.evidence, d.confirmation, clock.left())
     try:
-        done = process.ask(RunYappi(budget), YappiDone, request.options.timeout + budget)
+        done = process.ask(RunYappi(wall, cpu), YappiDone, request.options.timeout + wall + cpu)
     except StageFailed as failed:
         return _noted(d, f"yappi profile unavailable: {failed.failure.message}")
     if not done.available:

@@ -76,6 +76,9 @@ class RunYappi:
     """Profile a few tasks with yappi within ``budget`` seconds; the child exits after."""
 
     budget: float
+    """Seconds of the wall-clock pass."""
+    cpu_budget: float | None = None
+    """Seconds of the CPU-clock pass (as long as the other when None)."""
     TYPE: ClassVar[str] = "run_yappi"
     phase: ClassVar[str] = "yappi"
 

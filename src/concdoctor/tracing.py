@@ -24,41 +24,50 @@ FIXED_SECONDS = 0.35
 """Roughly what starting the child and attaching py-spy cost, measured on 2 cores."""
 MIN_BUDGET = 0.05
 MAX_BUDGET = 4.0
+WAITING_SHARE = 0.3
+"""Tasks idle less than this share of the time: their hot functions show in a short pass."""
 
 
 def budget_seconds(evidence: Evidence, confirmation: Confirmation | None,
-                   left: float | None = None) -> float:
-    """Seconds for yappi's two passes, taken from the slack the run has left.
+                   left: float | None = None) -> tuple[float, float]:
+    """Seconds for yappi's wall-clock pass and CPU-clock pass: what naming the time's
+    sinks needs, no more.
 
-    A diagnosis should cost at most 2 x (sequential + recommended) batch time. The
-    baseline and three trials spend seq + 3 x rec of it, so what remains is about
-    seq - rec, less the fixed costs (child start, py-spy attach). Where the slack is
-    large (I/O that threads speed up 10x), a pass covers a whole typical task, so a
-    long wait shows up complete; where it is small (CPU work that processes halve), a
-    short pass still names the hot functions: tracing slows them 10-45x anyway. Never
-    more than what is ``left`` of the diagnosis's budget.
+    Work that waits needs a wall-clock pass covering a whole typical task, or the
+    blocking call (``time.sleep``, ``socket.recv``) is never seen returning; it gets
+    that, from the slack the run has left (about seq - rec once the trials ran, less the
+    fixed costs), and a short CPU pass (a call it does not reach used no CPU it saw).
+    Work that runs all the time names its hot functions in short passes (tracing slows
+    them 10-45x anyway). Never more than what is ``left`` of the diagnosis's budget.
     """
-    whole_tasks = min(2 * 1.1 * evidence.task_seconds_median + MIN_BUDGET, MAX_BUDGET)
+    idle = evidence.idle_fraction
+    if idle is None:
+        idle = 1.0 - min(max(evidence.thread_cpu_ratio, 0.0), 1.0)
+    if idle < WAITING_SHARE:
+        return MIN_BUDGET, MIN_BUDGET
+    whole_task = min(1.1 * evidence.task_seconds_median + MIN_BUDGET, MAX_BUDGET)
     if left is not None:  # what remains of the diagnosis's --budget
-        whole_tasks = min(whole_tasks, max(left, 0.0))
-    if confirmation is None or confirmation.recommended_seconds is None:
-        return max(MIN_BUDGET, whole_tasks)  # no trials spent: a pass covers a whole task
-    slack = confirmation.baseline_seconds - confirmation.recommended_seconds - FIXED_SECONDS
-    return max(MIN_BUDGET, min(whole_tasks, 0.5 * slack))
+        whole_task = min(whole_task, max(left, 0.0))
+    if confirmation is not None and confirmation.recommended_seconds is not None:
+        slack = (confirmation.baseline_seconds - confirmation.recommended_seconds
+                 - FIXED_SECONDS)
+        whole_task = min(whole_task, 0.5 * slack)
+    return max(MIN_BUDGET, whole_task), MIN_BUDGET
 
 
 def profile_tasks(
-    run_one: Callable[[Any], Any], items: Sequence[Any], *, budget: float, max_tasks: int = 3,
-    limit: int = 15,
+    run_one: Callable[[Any], Any], items: Sequence[Any], *, budget: float,
+    cpu_budget: float | None = None, max_tasks: int = 3, limit: int = 15,
 ) -> YappiDone:
-    """Profile up to ``max_tasks`` items with the wall clock, then the CPU clock."""
+    """Profile up to ``max_tasks`` items with the wall clock for ``budget`` seconds, then
+    with the CPU clock for ``cpu_budget`` (as long again when not given)."""
     try:
         import yappi
     except ImportError:
         return YappiDone(False, "yappi is not installed: pip install yappi")
     sample = list(items[:max_tasks])
-    wall = _one_pass(yappi, "wall", run_one, sample, budget / 2)
-    cpu = _one_pass(yappi, "cpu", run_one, sample, budget / 2)
+    wall = _one_pass(yappi, "wall", run_one, sample, budget)
+    cpu = _one_pass(yappi, "cpu", run_one, sample, budget if cpu_budget is None else cpu_budget)
     functions = []
     for key, row in wall.items():
         # The passes may cover different amounts of work (each stops at its budget), so
