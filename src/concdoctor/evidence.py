@@ -61,6 +61,9 @@ def measure_baseline(child: ChildRunner, ready: Ready, options: Options, progres
     done, shares, degraded = run.done, run.shares, run.degraded
     assert isinstance(done, BaselineDone)
     notes += (run.busy,) if run.busy else ()
+    if run.sampler_share is not None:
+        done, note = _without_samplers(done, run.sampler_share)
+        notes += (note,)
     evidence = _evidence(done, None if degraded else shares, degraded, options.rate)
     if len(done.task_seconds) < ready.tasks:
         evidence = replace(evidence, sampled_tasks=len(done.task_seconds), seed=options.seed)
@@ -68,6 +71,19 @@ def measure_baseline(child: ChildRunner, ready: Ready, options: Options, progres
         evidence = replace(evidence, loop_blocking=findings.loop_blocking(evidence.stacks))
     evidence, note = _blend(evidence, shares.gil_estimate if shares else None)
     return Baseline(evidence, (*notes, *((note,) if note else ())))
+
+
+def _without_samplers(done: BaselineDone, share: float) -> tuple[BaselineDone, str]:
+    """The baseline as it would have run unsampled, on a machine of one core: the time
+    the worker waited for the core while the samplers held it (what they used of it,
+    and no more than the worker waited) is taken out: the trials run without them."""
+    wall = done.wall_seconds
+    waited = min(done.run_delay_seconds, share * wall, 0.9 * wall)
+    factor = (wall - waited) / wall if wall > 0 else 1.0
+    note = (f"one core: py-spy took turns with the target, which waited {waited:.2f} s for "
+            "it; the baseline's times leave that wait out")
+    return replace(done, wall_seconds=wall - waited, run_delay_seconds=0.0,
+                   task_seconds=tuple(t * factor for t in done.task_seconds)), note
 
 
 def _sample_note(too_big: TooBig, k: int, tasks: int, options: Options) -> str:
@@ -98,6 +114,9 @@ class Pass:
     """Why the evidence is degraded, or None."""
     busy: str | None = None
     """A note when the samplers were short of CPU."""
+    sampler_share: float | None = None
+    """Where the samplers and the target took turns on the only core: the share of it
+    the samplers used while they ran (None where they had a core of their own)."""
 
 
 def _sampled(child: ChildRunner, ready: Ready, options: Options, progress: Progress,
@@ -107,7 +126,7 @@ def _sampled(child: ChildRunner, ready: Ready, options: Options, progress: Progr
     samplers, degraded = _start_sampling(child.pid, options, progress)
     progress(what + (" under py-spy" if samplers else ""))
     total = request.sample or ready.held
-    shares, busy = None, None
+    shares, busy, shared = None, None, None
     try:
         done: BaselineDone | TooBig = child.ask(
             request, (BaselineDone, TooBig), options.timeout,
@@ -117,13 +136,15 @@ def _sampled(child: ChildRunner, ready: Ready, options: Options, progress: Progr
             labels = sampling.thread_labels(ready.thread_id, ready.thread_ident)
             shares = samplers.shares(done.wall_seconds, labels)
             busy = samplers.short_of_cpu()
+            if not samplers.own_core and samplers.seconds > 0:
+                shared = samplers.cpu_seconds / samplers.seconds
     finally:
         if samplers:
             samplers.kill()
             samplers.directory_cleanup()
     if isinstance(done, BaselineDone):
         degraded = degraded or _unreliable(shares, done, options.rate)
-    return Pass(done, shares, degraded, busy)
+    return Pass(done, shares, degraded, busy, shared)
 
 
 def _start_sampling(pid: int, options: Options, progress: Progress) -> (

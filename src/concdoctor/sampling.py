@@ -119,10 +119,15 @@ class Samplers:
     """What the samplers used of the CPU between start and stop (all three)..."""
     seconds: float = 0.0
     """...and how long that was."""
+    own_core: bool = True
+    """The samplers kept a core of their own; False where the target has only one, and
+    the time it waited for it while they sampled is theirs, not its."""
 
     @property
     def gil_rate(self) -> int:
-        return gil_rate(self.rate)
+        """Faster where the samplers have a core of their own; on the only core they
+        would take that much more of it from the target."""
+        return gil_rate(self.rate) if self.own_core else self.rate
 
     def rate_of(self, mode: str) -> int:
         return self.gil_rate if mode in GIL_MODES else self.rate
@@ -135,6 +140,7 @@ class Samplers:
         lets the bursts pass before the baseline starts (its samples are dropped anyway:
         they are not inside a task)."""
         self.cpu_seconds, self.seconds = -_children_cpu(), -time.monotonic()
+        self.own_core = _cores() >= 2
         for mode, flags in MODES.items():
             self.processes[mode] = subprocess.Popen(
                 [self.binary, "record", "--pid", str(self.pid), "--nonblocking", "--threads",
@@ -217,10 +223,18 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _share_one_core(pids: list[int]) -> None:
     """Keep the samplers together on one core (the last), so that on a small machine
     they wake on the core the scheduler keeps them on, not on the target's. The target
-    itself stays free to use every core (native threads must still show up)."""
+    itself stays free to use every core (native threads must still show up). Where
+    there is only one core, the samplers take turns with the target."""
     try:
         cores = sorted(os.sched_getaffinity(0))
         if len(cores) < 2:

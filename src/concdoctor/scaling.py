@@ -153,12 +153,16 @@ def _curve(executor: str, work: Work, here: int,
     scale = 1.0
     if result is not None and result.speedup:
         scale = speedup(executor, work, result.workers, here) / result.speedup
+    # A measured pool of one worker says how this machine ran it, not how workers share
+    # more cores: the other machines keep the model's own curve.
+    elsewhere = scale if result is not None and result.workers >= 2 else 1.0
     points = []
     for cores in sorted({here, *(c for c in CORES if c > here)}):
         for workers in _sizes(work.tasks, result):
             hit = (result is not None and cores == here and workers == result.workers)
+            factor = scale if cores == here else elsewhere
             points.append(ScalingPoint(
-                workers, cores, round(speedup(executor, work, workers, cores, scale=scale), 3),
+                workers, cores, round(speedup(executor, work, workers, cores, scale=factor), 3),
                 result.speedup if hit and result else None))
     return tuple(points)
 
