@@ -15,6 +15,10 @@ CHUNK_BELOW_SECONDS = 0.01
 CHUNKING_EXECUTORS = ("process", "interpreter")
 KNEE_CEILING = max(scaling.WORKERS)
 """The most workers the ``knee`` name in a worker expression considers."""
+KNEED = ("thread", "process", "interpreter")
+"""Pools whose workers cost something (a thread, a process, an interpreter): their count
+comes from the scaling curve's knee. asyncio's limit costs nothing to raise, and a
+cluster's size is the cluster's."""
 
 
 MODELLED_POOLS = ("thread", "process", "asyncio")
@@ -41,7 +45,7 @@ def recommend(rules: RuleSet, metrics: Mapping[str, Any]) -> Recommendation:
     tasks, cpu_count = int(metrics["tasks"]), int(metrics["cpu_count"])
     workers = _workers(rules, rule, tasks, cpu_count, int(metrics.get("cluster_workers", 0)),
                        _knee(rule.executor, metrics, min(tasks, KNEE_CEILING)))
-    if _bound(rule) and rule.executor in scaling.MODELLED:  # a ceiling: the curve picks
+    if _bound(rule) and rule.executor in KNEED:  # a ceiling: the curve picks below it
         workers = min(workers, _knee(rule.executor, metrics, workers))
     chunksize = _chunksize(rules, rule, tasks, cpu_count, workers)
     filled = {**metrics, "executor": rule.executor, "workers": workers, "chunksize": chunksize}
