@@ -82,7 +82,9 @@ def seconds(executor: str, work: Work, workers: int, cores: int,
     parallel = max(math.ceil(n / size) * t, n * busy * t / max(1, min(size, cores)),
                    n * (cost.per_task + work.bytes_per_task * cost.per_byte))
     serial = 0.0
-    if executor == "thread" and work.gil_enabled:
+    if size == 1:  # one worker queues behind no one
+        pass
+    elif executor == "thread" and work.gil_enabled:
         serial = n * work.gil * t
     elif executor == "asyncio":
         serial = n * busy * t

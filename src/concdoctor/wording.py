@@ -203,8 +203,11 @@ def more_cores_text(d: Diagnosis) -> str | None:
             best[p.cores] = (p.predicted_speedup, p.workers)
     if rec is None or not best:
         return None
-    shown = [f"{cores} cores {times(s)} ({w} workers)"
-             for cores, (s, w) in sorted(best.items()) if cores in (4, 8, 16, 64)]
+    shown, last = [], None
+    for cores, (value, workers) in sorted(best.items()):
+        if (value, workers) != last:  # more cores than that change nothing
+            shown.append(f"{cores} cores {times(value)} ({workers} workers)")
+        last = (value, workers)
     return f"{EXECUTOR_LABELS.get(rec.executor, rec.executor)} on more cores: " + ", ".join(shown)
 
 
