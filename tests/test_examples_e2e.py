@@ -30,7 +30,9 @@ CASES = [
      "asyncio"),
     ("examples.task_manager:run_job", "examples.task_manager:JOBS", "io_bound", "asyncio"),
     ("examples.tiny:lookup", "examples.tiny:INPUTS", "overhead_bound", "sequential"),
-    ("examples.mixed:crawl_and_index", "examples.mixed:INPUTS", "mixed", "thread"),
+    # Mixed work sits between threads and processes (the GIL-held half caps threads near
+    # 2x, two cores cap processes at 2x): either may win, and the measurement decides.
+    ("examples.mixed:crawl_and_index", "examples.mixed:INPUTS", "mixed", "thread|process"),
 ]
 
 
@@ -48,10 +50,12 @@ def test_example(in_repo: Path, target: str, inputs: str, kind: str, executor: s
     assert diagnosis.failure is None, explain(diagnosis)
     assert diagnosis.kind == kind, explain(diagnosis)
     advised = diagnosis.recommendation.revised_from or diagnosis.executor
-    assert advised == executor, explain(diagnosis)
+    assert advised in executor.split("|"), explain(diagnosis)
     if kind in ("io_bound", "overhead_bound", "mixed"):
-        assert diagnosis.executor == executor, explain(diagnosis)
+        assert diagnosis.executor in executor.split("|"), explain(diagnosis)
         assert diagnosis.confirmed, explain(diagnosis)
+        measured = diagnosis.confirmation.executors
+        assert measured[diagnosis.executor] <= 1.1 * min(measured.values()), explain(diagnosis)
     # CPU-bound speedups on two shared cores fall when another process takes the second
     # core; the confirmation then rightly revises the advice, so only the rules' choice
     # is asserted for them (the benchmarks measure the speedups).

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 import conftest
+import pytest
 from conftest import own_processes
 
 from concdoctor import api, sampling

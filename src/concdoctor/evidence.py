@@ -62,15 +62,15 @@ def measure_baseline(child: ChildRunner, ready: Ready, options: Options, progres
     assert isinstance(done, BaselineDone)
     notes += (run.busy,) if run.busy else ()
     if run.sampler_share is not None:
-        done, note = _without_samplers(done, run.sampler_share)
-        notes += (note,)
+        done, one_core = _without_samplers(done, run.sampler_share)
+        notes += (one_core,)
     evidence = _evidence(done, None if degraded else shares, degraded, options.rate)
     if len(done.task_seconds) < ready.tasks:
         evidence = replace(evidence, sampled_tasks=len(done.task_seconds), seed=options.seed)
     if ready.is_coroutine:
         evidence = replace(evidence, loop_blocking=findings.loop_blocking(evidence.stacks))
-    evidence, note = _blend(evidence, shares.gil_estimate if shares else None)
-    return Baseline(evidence, (*notes, *((note,) if note else ())))
+    evidence, blended = _blend(evidence, shares.gil_estimate if shares else None)
+    return Baseline(evidence, (*notes, *((blended,) if blended else ())))
 
 
 def _without_samplers(done: BaselineDone, share: float) -> tuple[BaselineDone, str]:

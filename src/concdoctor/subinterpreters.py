@@ -32,7 +32,9 @@ def pool_class() -> type | None:
     if found is not None or sys.version_info[:2] != (3, 13):
         return found
     try:
-        from interpreters_backport.concurrent.futures import InterpreterPoolExecutor
+        from interpreters_backport.concurrent.futures import (  # type: ignore[import-not-found]
+            InterpreterPoolExecutor,
+        )
     except ImportError:
         return None
     return InterpreterPoolExecutor
@@ -79,7 +81,7 @@ def _interpreters() -> Any:
         if sys.version_info >= (3, 14):
             from concurrent import interpreters  # type: ignore[attr-defined]
         else:
-            from interpreters_backport import interpreters
+            from interpreters_backport import interpreters  # type: ignore[import-not-found]
     except ImportError:
         return None
     return interpreters
