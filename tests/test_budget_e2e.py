@@ -43,12 +43,13 @@ def test_the_seed_and_size_the_report_gives_repeat_the_sample(in_repo: Path) -> 
     first = api.profile("examples.big_batches:fetch", inputs_from="examples.big_batches:URLS",
                         budget=2, confirm=False)
     size, seed = first.evidence.sampled_tasks, first.evidence.seed
-    assert size and seed and any(f"--sample {size} --seed {seed}" in n for n in first.notes)
+    assert size and seed and any(f"--sample {size} --seed {seed}" in n
+                                 for n in first.notes), first.notes
     again = api.profile("examples.big_batches:fetch", inputs_from="examples.big_batches:URLS",
                         sample=size, seed=seed, confirm=False)
-    assert (again.evidence.sampled_tasks, again.evidence.seed) == (size, seed)
+    assert (again.evidence.sampled_tasks, again.evidence.seed) == (size, seed), again.notes
     assert again.evidence.task_seconds_median == pytest.approx(
-        first.evidence.task_seconds_median, rel=0.2)
+        first.evidence.task_seconds_median, rel=0.2), (first.notes, again.notes)
 
 
 def test_a_generator_of_a_million_inputs_is_never_held_whole(in_repo: Path) -> None:

@@ -293,3 +293,23 @@ def test_an_unsettled_advice_gets_more_trials_when_adaptive() -> None:
     confirm(advice("process", 1.3), baseline_seconds=2.0, measure=measure, alternatives=[],
             trials=3, adaptive=True)
     assert calls == ["process"] * 3
+
+
+def test_an_open_decision_stops_when_the_budget_is_spent() -> None:
+    """The advice's speedup sits on its rule's bar, so adaptive trials would go on; once
+    the budget has no room for another trial, confirmation ends with what it has."""
+    measure, calls = stub({"thread": 1.0, "process": 1.0, "asyncio": 1.0})
+    left = iter([0.5])  # the first trial is always run; then no room for another
+    result, final = confirm(advice("thread", 2.0), baseline_seconds=2.0, measure=measure,
+                            alternatives=ALTERNATIVES, adaptive=True,
+                            time_left=lambda: next(left, 0.0))
+    assert calls == ["thread"]
+    assert result.executors["thread"] == 1.0
+
+
+def test_a_named_executor_is_measured_against_sequential_advice() -> None:
+    alternatives = [*ALTERNATIVES, Candidate("dask", 4)]
+    measure, calls = stub({"sequential": 1.0, "thread": 0.98, "dask": 0.9})
+    result, _ = confirm(advice("sequential"), baseline_seconds=1.0, measure=measure,
+                        alternatives=alternatives, also=("dask",))
+    assert "dask" in calls and result.executors["dask"] == 0.9

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -85,9 +86,12 @@ def result(d, executor: str):
 def test_a_cluster_is_measured_beside_the_local_executors(in_repo: Path,
                                                           cluster: Cluster) -> None:
     """The workers run from another folder: examples is not importable there, so the
-    module is shipped to them."""
+    module is shipped to them, and the archive made for it is removed."""
+    scratch = Path(tempfile.gettempdir())
+    before = set(scratch.glob("concdoctor-ship-*"))
     d = api.profile("examples.factorize:factorize", inputs_from="examples.factorize:INPUTS",
                     cluster=cluster.address)
+    assert set(scratch.glob("concdoctor-ship-*")) <= before
     assert d.failure is None, d.failure
     assert d.environment.cluster == cluster.address and d.environment.cluster_workers == 2
     dask = result(d, "dask")
@@ -115,6 +119,16 @@ def test_a_scheduler_lost_during_the_run_skips_dask_only(in_repo: Path,
     assert d.failure is None and d.executor == "thread"
     dask = result(d, "dask")
     assert dask.skipped and ("lost" in dask.skipped or "did not finish" in dask.skipped), dask
+
+
+def test_a_worker_dying_in_a_trial_skips_dask_only(cluster: Cluster) -> None:
+    """Each worker the task lands on dies; the nannies restart them until the scheduler
+    gives the task up (KilledWorker): reported, not waited on."""
+    d = api.profile(f"{FAULTY}:die_on_dask", inputs=[0.05] * 8, cluster=cluster.address,
+                    trials=1, timeout=120)
+    assert d.failure is None and d.executor == "thread", d.failure
+    dask = result(d, "dask")
+    assert dask.skipped and ("died" in dask.skipped or "did not finish" in dask.skipped), dask
 
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -127,6 +127,23 @@ def test_the_copy_starts_from_the_baselines_state(func, varies: bool) -> None:
     assert _reaped(copy.pid)
 
 
+def die(item: int) -> int:
+    os._exit(1)  # in the copy: the baseline below never calls it
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_copy_that_dies_leaves_the_difference_standing() -> None:
+    """No answer from the copy is no evidence that results vary by themselves: an
+    executor's different results must still count against it."""
+    copy = Rerun.fork(die, [1, 2])
+    assert copy is not None
+    try:
+        assert copy.varies(record([1, 2]), [0.001] * 2, timeout=30) is False
+    finally:
+        copy.close()
+    assert _reaped(copy.pid)
+
+
 def _reaped(pid: int) -> bool:
     try:
         os.kill(pid, 0)

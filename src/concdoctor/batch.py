@@ -61,7 +61,10 @@ class Run:
         if self.rerun is not None:
             return self.rerun.varies(self.record, self.task_seconds, RERUN_TIMEOUT)
         count = results.tasks_to_rerun(self.task_seconds)  # no copy: run them here
-        again = [results.digest(self.resolved.task(item)) for item in self.tasks[:count]]
+        try:
+            again = [results.digest(self.resolved.task(item)) for item in self.tasks[:count]]
+        except Exception:  # the target's own error, run again: the difference stands
+            return False
         return again != self.record.digests[:count]
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ worker dying during a trial makes the trial skipped, with the reason.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import logging
@@ -32,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from concdoctor.errors import UsageError
+
+TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
+"""What dask raises on a timeout: asyncio's, which is not the builtin before 3.11."""
 
 ADDRESS_VARIABLE = "DASK_SCHEDULER_ADDRESS"
 EXTRA = "pip install 'concdoctor[dask]'"
@@ -106,7 +110,7 @@ def _client(distributed: Any, where: str | None, workers: int) -> Iterator[Any]:
     if where is not None:
         try:
             client = distributed.Client(where, timeout=CONNECT_SECONDS)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, *TIMEOUTS) as exc:
             raise ClusterUnavailable(f"the dask scheduler at {where} was lost ({exc})") from None
         with client:
             yield client
@@ -128,7 +132,8 @@ def _ship(client: Any, func: Callable[..., Any]) -> Any:
     if module and module != "__main__":
         answers = client.run(tasks.can_import, module)
         if not all(answers.values()):
-            client.upload_file(_shippable(module), load=True)
+            with tempfile.TemporaryDirectory(prefix="concdoctor-ship-") as scratch:
+                client.upload_file(_shippable(module, Path(scratch)), load=True)
     return tasks
 
 
@@ -144,9 +149,9 @@ def _tasks_module() -> Any:
     return loaded
 
 
-def _shippable(module: str) -> str:
+def _shippable(module: str, scratch: Path) -> str:
     """The user's module as a file the workers can import: itself, or its top-level
-    package zipped."""
+    package zipped into ``scratch``."""
     top = sys.modules[module.split(".")[0]]
     origin = getattr(top, "__file__", None)
     if origin is None:
@@ -155,7 +160,7 @@ def _shippable(module: str) -> str:
     if not origin.endswith("__init__.py"):
         return origin
     package = Path(origin).parent
-    archive = Path(tempfile.mkdtemp(prefix="concdoctor-ship-")) / f"{package.name}.zip"
+    archive = scratch / f"{package.name}.zip"
     with zipfile.ZipFile(archive, "w") as out:
         for path in package.rglob("*.py"):
             out.write(path, Path(package.name) / path.relative_to(package))
@@ -178,7 +183,7 @@ def _gather(distributed: Any, client: Any, futures: list[Any], count: Count,
             runs.extend(chunk)
             done += len(chunk)
             count(done)
-    except TimeoutError:
+    except TIMEOUTS:
         raise ClusterUnavailable(f"the dask cluster did not finish within {timeout:g} s (a "
                                  "worker may have died, or the cluster is busy)") from None
     except distributed.KilledWorker as exc:

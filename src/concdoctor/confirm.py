@@ -16,6 +16,7 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from concdoctor import wording
 from concdoctor.diagnosis import Confirmation, ExecutorResult, Recommendation, ResultsCheck
 from concdoctor.options import DEFAULTS
 
@@ -187,11 +188,15 @@ def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure:
     advised = Candidate(recommendation.executor, recommendation.workers,
                         recommendation.chunksize)
     others = [c for c in alternatives if c.executor not in (advised.executor, "sequential")]
+    named = [c for c in others if c.executor in also]
     if advised.executor == "sequential":
-        return _challenge(recommendation, book, others, plan)
+        return _challenge(recommendation, book, others, plan, named)
     main = book.run(advised, plan.first)
     while adaptive and not _settled(main, recommendation) and len(main.seconds) < plan.trials:
+        before = len(main.seconds)
         main = book.run(advised, 1)  # one more at a time, until the median settles it
+        if len(main.seconds) == before:
+            break  # the budget is spent, or the pool stopped running
     holds = _holds(main, recommendation)
     if compare_all or not holds:
         _measure_all(book, others, plan)
@@ -199,7 +204,7 @@ def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure:
         challenger = _rival(main, others) or _challenger(main, others, expected or {})
         if challenger and _looks_faster(book.run(challenger, 1), main):
             book.run(challenger, plan.trials - 1)
-    for candidate in (c for c in others if c.executor in also):
+    for candidate in named:
         if candidate.executor not in book.results and _looks_faster(
                 book.run(candidate, 1), main):
             book.run(candidate, plan.trials - 1)
@@ -292,10 +297,13 @@ def _overtaken(recommendation: Recommendation, main: ExecutorResult, book: Book,
 
 
 def _challenge(recommendation: Recommendation, book: Book, others: Sequence[Candidate],
-               plan: _Plan) -> tuple[Confirmation, Recommendation]:
-    """Advice to stay sequential is confirmed when no pool clearly beats it."""
+               plan: _Plan, named: Sequence[Candidate]) -> tuple[Confirmation, Recommendation]:
+    """Advice to stay sequential is confirmed when no pool clearly beats it (the first
+    alternative, and every executor the user named)."""
     sequential = _sequential(book, plan)
-    for candidate in list(others) if plan.compare_all else list(others[:1]):
+    challengers = others if plan.compare_all else [*others[:1],
+                                                   *(c for c in named if c not in others[:1])]
+    for candidate in challengers:
         first = book.run(candidate, 1)
         if first.median_seconds and sequential / first.median_seconds >= CHALLENGE_SPEEDUP:
             book.run(candidate, plan.trials - 1)
@@ -341,13 +349,8 @@ def _why_not(main: ExecutorResult, recommendation: Recommendation) -> str:
     name, check = main.executor, main.check
     if main.skipped:
         return f"{name} was skipped ({main.skipped})"
-    if check is not None and check.status == "raised":
-        return f"{name} raised where sequential did not ({check.got})"
-    if check is not None and check.status == "differ":
-        return (f"{name} changed the results of {check.differing} task"
-                f"{'s' if check.differing != 1 else ''} (task #{check.tasks[0]}, input "
-                f"{check.first_input}: sequential gave {check.expected}, {name} gave "
-                f"{check.got})")
+    if check is not None and check.unsafe:
+        return f"{name} {wording.results_text(check, name)}"
     return (f"{name} measured {main.speedup or 0:.2f}x, below the rule's "
             f"{recommendation.min_speedup:.2f}x")
 

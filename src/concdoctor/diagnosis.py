@@ -143,6 +143,16 @@ class Evidence:
     def thread_cpu_ratio(self) -> float:
         return self.thread_cpu_seconds / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
+    @property
+    def shares(self) -> tuple[float, float, float]:
+        """Idle / GIL-held / GIL-released; without samples, the worst case for threads
+        (all the CPU time the worker thread used held the GIL)."""
+        idle, gil, released = self.idle_fraction, self.gil_fraction, self.released_fraction
+        if idle is None or gil is None or released is None:
+            busy = min(max(self.thread_cpu_ratio, 0.0), 1.0)
+            return 1.0 - busy, busy, 0.0
+        return idle, gil, released
+
 
 @dataclass(frozen=True)
 class Classification:

@@ -13,6 +13,7 @@ import pickle
 import resource
 import statistics
 import time
+import weakref
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,17 +53,18 @@ class Task:
 
 class Timed:
     """A task that also says when it ran and how much memory its process had used at
-    most: ``(value, start, end, peak_bytes)``. ``perf_counter`` reads one clock for every
-    process of the machine (Linux's monotonic clock), so the times a pool's workers
-    report line up with the trial's own."""
+    most (uses now, for workers sharing one process): ``(value, start, end, bytes)``.
+    ``perf_counter`` reads one clock for every process of the machine (Linux's monotonic
+    clock), so the times a pool's workers report line up with the trial's own."""
 
-    def __init__(self, task: Task) -> None:
+    def __init__(self, task: Task, *, shared: bool = False) -> None:
         self.task = task
+        self.shared = shared  # workers share this process (sub-interpreters): memory now
 
     def __call__(self, item: Any) -> tuple[Any, float, float, int]:
         start = time.perf_counter()
         value = self.task(item)
-        return value, start, time.perf_counter(), peak_rss()
+        return value, start, time.perf_counter(), current_rss() if self.shared else peak_rss()
 
 
 def peak_rss() -> int:
@@ -148,11 +150,20 @@ def applicable(executor: str, *, is_coroutine: bool) -> str | None:
     return None
 
 
+_PICKLED: weakref.WeakKeyDictionary[Task, tuple[Sequence[Any], str | None]] = (
+    weakref.WeakKeyDictionary())
+"""Each task's pickling check, with the inputs it was made on: trials repeat the batch."""
+
+
 def _unavailable(executor: str, task: Task, items: Sequence[Any]) -> str | None:
-    """Why ``executor`` cannot run this batch, checked before the clock starts."""
+    """Why ``executor`` cannot run this batch, checked before the clock starts (the
+    pickling once for a task and its inputs; the sub-interpreter import once a module)."""
     reason = applicable(executor, is_coroutine=task.is_coroutine)
     if reason is None and executor in SHIPPING:
-        reason = pickling_problem(task, items)
+        checked = _PICKLED.get(task)
+        if checked is None or checked[0] is not items:
+            checked = _PICKLED[task] = (items, pickling_problem(task, items))
+        reason = checked[1]
     if reason is None and executor == "interpreter":
         reason = subinterpreters.import_problem(getattr(task.func, "__module__", None))
     return reason
@@ -187,8 +198,9 @@ def run_batch(
         runs = _run_in_pool(cf.ProcessPoolExecutor(max_workers=workers), executor, timed,
                             items, chunksize, count)
     elif executor == "interpreter":
-        before = current_rss()
-        runs = _run_in_interpreters(timed, items, workers, chunksize, count, timeout)
+        before = current_rss()  # the lifetime peak would charge the baseline's to the pool
+        runs = _run_in_interpreters(Timed(task, shared=True), items, workers, chunksize,
+                                    count, timeout)
     elif executor == "dask":
         runs, shipping = _run_on_cluster(task, items, workers, count, timeout, scheduler)
         start += shipping  # sending code to the workers is concdoctor's, not the batch's

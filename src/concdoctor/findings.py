@@ -39,23 +39,25 @@ def blocking_calls(functions: Sequence[FunctionStat]) -> tuple[str, ...]:
 
 
 def loop_blocking(stacks: Sequence[StackSamples]) -> float | None:
-    """For a coroutine: the share of its idle samples spent outside the event loop's
-    wait. A coroutine that awaits leaves the loop waiting in its selector; one that
-    calls ``time.sleep`` or a blocking client is idle in its own frames instead. None
-    when too few idle samples were taken to tell."""
-    idle = sum(stack.idle for stack in stacks)
-    if idle < MIN_IDLE_SAMPLES:
+    """For a coroutine: the share of its samples off Python (idle, or in C without the
+    GIL) spent outside the event loop's wait. A coroutine that awaits leaves the loop
+    waiting in its selector; one that calls ``time.sleep`` or a blocking client waits
+    in its own frames instead, and the loop with it. GIL-released samples count too:
+    py-spy reports a thread in ``time.sleep`` as active on Python 3.10, and C work on
+    the loop's thread blocks it all the same. None when too few were taken to tell."""
+    waiting = sum(stack.idle + stack.released for stack in stacks)
+    if waiting < MIN_IDLE_SAMPLES:
         return None
-    awaiting = sum(stack.idle for stack in stacks
+    awaiting = sum(stack.idle + stack.released for stack in stacks
                    if any(LOOP_WAIT in frame for frame in stack.frames))
-    return round((idle - awaiting) / idle, 3)
+    return round((waiting - awaiting) / waiting, 3)
 
 
 def blocking_frame(stacks: Sequence[StackSamples]) -> str | None:
     """The innermost frame of the stack most often idle outside the event loop's wait."""
-    blocking = [stack for stack in stacks if stack.idle and stack.frames
+    blocking = [stack for stack in stacks if stack.idle + stack.released and stack.frames
                 and not any(LOOP_WAIT in frame for frame in stack.frames)]
-    top = max(blocking, key=lambda stack: stack.idle, default=None)
+    top = max(blocking, key=lambda stack: stack.idle + stack.released, default=None)
     return top.frames[-1] if top is not None else None
 
 

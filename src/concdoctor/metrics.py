@@ -97,12 +97,7 @@ def build_metrics(evidence: Evidence, classification: Classification, workload: 
                   workers: Mapping[str, int] | None = None) -> dict[str, Any]:
     """Every metric the rules can name, for one diagnosis. ``workers``: the pools' sizes
     for the capacity model (see :func:`predicted_speedups`)."""
-    idle = evidence.idle_fraction
-    gil = evidence.gil_fraction
-    released = evidence.released_fraction
-    if idle is None or gil is None or released is None:
-        busy = min(max(evidence.thread_cpu_ratio, 0.0), 1.0)
-        idle, gil, released = 1 - busy, busy, 0.0  # assume the worst case for threads
+    idle, gil, released = evidence.shares
     predictions = predicted_speedups(idle, gil, released, tasks=workload.tasks,
                                      cpu_count=environment.cpu_count,
                                      gil_enabled=environment.gil_enabled, workers=workers)

@@ -43,6 +43,8 @@ RERUN_SECONDS = 1.0
 VARY_REASON = "results vary by themselves: the first tasks, run again sequentially, differ"
 _ORDERED_OPCODES = (b"}", b"\x8f", b"\x91")
 """EMPTY_DICT, EMPTY_SET, FROZENSET: pickles that may hold an order equal values lack."""
+_CONTAINERS = (dict, set, frozenset, list, tuple)
+"""What :func:`_canonical` walks; anything else it digests by its pickle, as here."""
 _PREVIEW = reprlib.Repr()
 _PREVIEW.maxstring = _PREVIEW.maxother = 60
 _PREVIEW.maxlist = _PREVIEW.maxtuple = _PREVIEW.maxset = _PREVIEW.maxdict = 6
@@ -55,9 +57,10 @@ def digest(value: Any) -> bytes | None:
         data = pickle.dumps(value, protocol=4)
     except Exception:  # pickle raises many types: all mean "not comparable this way"
         data = None
-    if data is not None and not any(code in data for code in _ORDERED_OPCODES):
+    if data is not None and (type(value) not in _CONTAINERS
+                             or not any(code in data for code in _ORDERED_OPCODES)):
         return hashlib.blake2b(b"p" + data, digest_size=DIGEST_BYTES).digest()
-    return _canonical(value, 0)
+    return _canonical(value, 0)  # may hold a dict or set: walked, parts sorted
 
 
 def _canonical(value: Any, depth: int) -> bytes | None:
@@ -68,7 +71,7 @@ def _canonical(value: Any, depth: int) -> bytes | None:
         pairs = [(_canonical(k, depth + 1), _canonical(v, depth + 1)) for k, v in value.items()]
         return _join(b"d", sorted((k or b"", v or b"") for k, v in pairs),
                      any(k is None or v is None for k, v in pairs))
-    if depth < MAX_DEPTH and kind in (set, frozenset, list, tuple):
+    if depth < MAX_DEPTH and kind in _CONTAINERS:
         parts = [_canonical(item, depth + 1) for item in value]
         if kind in (set, frozenset):
             return _join(b"s", sorted(p or b"" for p in parts), None in parts)
@@ -168,8 +171,8 @@ class Rerun:
         """Whether the first tasks, run again, differ from the baseline (asked once)."""
         if self._verdict is None:
             count = tasks_to_rerun(task_seconds)
-            again = self._ask(count, timeout)
-            self._verdict = again is None or any(
+            again = self._ask(count, timeout)  # None: the copy died or did not answer,
+            self._verdict = again is not None and any(  # so the difference stands
                 new != old for new, old in zip(again, record.digests[:count]) if old)
         return self._verdict
 
@@ -180,7 +183,8 @@ class Rerun:
             return None
         data, deadline = b"", time.monotonic() + timeout
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([self._answers], [], [], deadline - time.monotonic())
+            ready, _, _ = select.select([self._answers], [], [],
+                                        max(deadline - time.monotonic(), 0.0))
             chunk = os.read(self._answers, 65536) if ready else b""
             if not chunk:
                 break

@@ -25,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from concdoctor import cores
 from concdoctor.diagnosis import StackSamples
 from concdoctor.protocol import TASK_FRAME, WAIT_FRAME, WRAPPER_FILE
 
@@ -140,7 +141,7 @@ class Samplers:
         lets the bursts pass before the baseline starts (its samples are dropped anyway:
         they are not inside a task)."""
         self.cpu_seconds, self.seconds = -_children_cpu(), -time.monotonic()
-        self.own_core = _cores() >= 2
+        self.own_core = cores.cpu_count() >= 2
         for mode, flags in MODES.items():
             self.processes[mode] = subprocess.Popen(
                 [self.binary, "record", "--pid", str(self.pid), "--nonblocking", "--threads",
@@ -223,24 +224,17 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def _share_one_core(pids: list[int]) -> None:
     """Keep the samplers together on one core (the last), so that on a small machine
     they wake on the core the scheduler keeps them on, not on the target's. The target
     itself stays free to use every core (native threads must still show up). Where
     there is only one core, the samplers take turns with the target."""
     try:
-        cores = sorted(os.sched_getaffinity(0))
-        if len(cores) < 2:
+        allowed = sorted(os.sched_getaffinity(0))
+        if len(allowed) < 2:
             return
         for pid in pids:
-            os.sched_setaffinity(pid, {cores[-1]})
+            os.sched_setaffinity(pid, {allowed[-1]})
     except (AttributeError, OSError):
         pass  # not Linux, or the sampler already exited: sampling works unpinned
 

@@ -128,12 +128,9 @@ def work_of(d: Diagnosis) -> Work | None:
     ev = d.evidence
     if ev is None:
         return None
-    idle, gil, released = ev.idle_fraction, ev.gil_fraction, ev.released_fraction
-    if idle is None or gil is None or released is None:  # no samples: the worst for threads
-        busy = min(max(ev.thread_cpu_ratio, 0.0), 1.0)
-        idle, gil, released = 1 - busy, busy, 0.0
-    return Work(d.workload.tasks, ev.task_seconds_mean or ev.task_seconds_median, idle, gil,
-                released, ev.bytes_per_task, d.environment.gil_enabled)
+    # The median task, as the rules' ``task_seconds`` the knee is found from.
+    return Work(d.workload.tasks, ev.task_seconds_median, *ev.shares, ev.bytes_per_task,
+                d.environment.gil_enabled)
 
 
 def curves(d: Diagnosis) -> dict[str, tuple[ScalingPoint, ...]]:

@@ -19,7 +19,6 @@ import sys
 from typing import Any
 
 BACKPORT = "interpreters-pep-734"
-_BACKPORT_MODULE = "interpreters_backport"
 
 
 @functools.lru_cache(maxsize=1)
@@ -56,11 +55,14 @@ def setup_script() -> str:
     return f"import sys; sys.path[:] = {list(sys.path)!r}"
 
 
+@functools.lru_cache(maxsize=16)
 def import_problem(module: str | None) -> str | None:
     """Why ``module`` cannot be imported in a sub-interpreter (e.g. a C extension
     without sub-interpreter support), or None. Checked in a fresh interpreter."""
     if not module or module == "__main__":
         return None
+    if not all(part.isidentifier() for part in module.split(".")):
+        return f"{module!r} is not a module name"  # never run as code below
     api = _interpreters()
     if api is None:
         return None

@@ -40,10 +40,7 @@ def budget_seconds(evidence: Evidence, confirmation: Confirmation | None,
     Work that runs all the time names its hot functions in short passes (tracing slows
     them 10-45x anyway). Never more than what is ``left`` of the diagnosis's budget.
     """
-    idle = evidence.idle_fraction
-    if idle is None:
-        idle = 1.0 - min(max(evidence.thread_cpu_ratio, 0.0), 1.0)
-    if idle < WAITING_SHARE:
+    if evidence.shares[0] < WAITING_SHARE:
         return MIN_BUDGET, MIN_BUDGET
     whole_task = min(1.1 * evidence.task_seconds_median + MIN_BUDGET, MAX_BUDGET)
     if left is not None:  # what remains of the diagnosis's --budget

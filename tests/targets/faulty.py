@@ -80,6 +80,18 @@ def exit_3(x):
     return x
 
 
+def die_on_dask(x):
+    """Sleep ``x`` seconds; on a dask worker, the worker process dies instead."""
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):  # not on a dask worker
+        time.sleep(x)
+        return x
+    os._exit(1)
+
+
 def make_generator(x):
     """Picklable function and inputs, but the result is a generator."""
     time.sleep(x)
