@@ -95,6 +95,24 @@ def test_pyproject_section(tmp_path: Path) -> None:
     assert recommend(rules.load(pyproject=pyproject), metrics()).rule == "proj"
 
 
+def test_the_project_that_gave_the_settings_gives_the_rules(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest from a sub-folder: settings and rules both come from the rootdir's project."""
+    from concdoctor.api import load_rules
+    from concdoctor.options import project_options
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.concdoctor]\ntrials = 2\n\n[[tool.concdoctor.rule]]\nid = "proj"\n'
+        'when = { tasks = { ">=" = 2 } }\nexecutor = "sequential"\nreason = "project"\n')
+    sub = tmp_path / "tests"
+    sub.mkdir()
+    monkeypatch.chdir(sub)  # no pyproject.toml here
+    options = project_options(tmp_path)
+    assert options.trials == 2 and options.project == tmp_path
+    assert recommend(load_rules(options.rules, options.project), metrics()).rule == "proj"
+    assert recommend(load_rules(None), metrics()).rule != "proj"
+
+
 def write(tmp_path: Path, body: str) -> Path:
     path = tmp_path / "rules.toml"
     path.write_text(body)

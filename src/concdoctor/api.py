@@ -61,7 +61,8 @@ def profile(
         options = options.given(seed=new_seed())
     items = _items(func, inputs, repeat, inputs_from)
     scheduler = scheduler_address(options.cluster)
-    request = Request(rules=load_rules(options.rules), options=options, command=command,
+    request = Request(rules=load_rules(options.rules, options.project), options=options,
+                      command=command,
                       repeat=repeat is not None, progress=progress or quiet,
                       scheduler=scheduler,
                       cluster_workers=check_scheduler(scheduler) if scheduler else 0)
@@ -95,7 +96,8 @@ def _items(func: object, inputs: Iterable[Any] | None, repeat: int | None,
     return items
 
 
-def load_rules(rules: str | Path | None) -> rules_module.RuleSet:
-    """``rules`` if given, else ``[tool.concdoctor]`` of ./pyproject.toml, else defaults."""
-    pyproject = Path.cwd() / "pyproject.toml"
+def load_rules(rules: str | Path | None, project: Path | None = None) -> rules_module.RuleSet:
+    """``rules`` if given, else ``[tool.concdoctor]`` of ``project``'s pyproject.toml (the
+    current folder's by default), else the defaults."""
+    pyproject = (project or Path.cwd()) / "pyproject.toml"
     return rules_module.load(rules, pyproject=pyproject if pyproject.is_file() else None)

@@ -7,13 +7,16 @@ import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from concdoctor import __version__
 from concdoctor.errors import ConcdoctorError, Interrupted, UsageError
 from concdoctor.options import DEFAULTS, MAX_RATE, MIN_RATE
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     name="concdoctor", no_args_is_help=True, add_completion=False,
@@ -205,7 +208,7 @@ def _save(diagnosis: object, json_path: Path | None, report_dir: Path | None,
                          "choose another --json path or --report-dir") from None
 
 
-def _console(*, stderr: bool) -> object:
+def _console(*, stderr: bool) -> Console:
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False)
@@ -230,9 +233,10 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:  # e.g. an unknown report format from the renderer registry
         _fail(str(exc), 2)
     except Exception as exc:
-        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+        usage_exit = getattr(exc, "exit_code", None)
+        if hasattr(exc, "show") and isinstance(usage_exit, int):
             exc.show()  # click's usage errors, as typer vendors it
-            sys.exit(exc.exit_code)
+            sys.exit(usage_exit)
         raise
     finally:
         for each, handler in previous.items():

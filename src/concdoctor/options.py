@@ -61,6 +61,9 @@ class Options:
     None: as many as the budget allows."""
     rules: Path | None = None
     """A rules TOML file tried before the built-in decision matrix."""
+    project: Path | None = None
+    """The folder whose pyproject.toml ``[tool.concdoctor]`` gave the settings, and gives
+    the rules when ``rules`` is None (None: the current folder)."""
     report_dir: Path = Path(".concdoctor")
     """Folder that gets a sub-folder of reports per run."""
 
@@ -111,9 +114,10 @@ PROJECT_KEYS = {"budget": "budget", "trials": "trials", "adaptive": "adaptive",
 def project_options(folder: Path | None = None) -> Options:
     """The defaults, with what ``[tool.concdoctor]`` of ``folder``'s pyproject.toml sets
     (the current folder's by default); the command line and the API override both."""
-    path = (folder or Path.cwd()) / "pyproject.toml"
+    folder = folder or Path.cwd()
+    path = folder / "pyproject.toml"
     if not path.is_file():
-        return DEFAULTS
+        return DEFAULTS.given(project=folder)
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on 3.10
@@ -125,6 +129,6 @@ def project_options(folder: Path | None = None) -> Options:
     section = data.get("tool", {}).get("concdoctor", {})
     given = {PROJECT_KEYS[key]: value for key, value in section.items() if key in PROJECT_KEYS}
     try:
-        return DEFAULTS.given(**given)
+        return DEFAULTS.given(project=folder, **given)
     except OptionError as exc:
         raise OptionError(f"{path} [tool.concdoctor]: {exc}") from None
