@@ -28,6 +28,9 @@ FEWEST_EXPECTED_SAMPLES = 5
 """A baseline shorter than this many sampling intervals cannot tell the states apart."""
 LOST_SAMPLES_DIVISOR = 4
 """py-spy took fewer than 1/this of the samples it should have: its shares mean nothing."""
+OTHER_THREADS = 1.1
+"""Process CPU above this multiple of the worker thread's: the target's own threads ran
+beside it, and could as well be what the worker waited for."""
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,8 @@ def measure_baseline(child: ChildRunner, ready: Ready, options: Options, progres
     assert isinstance(done, BaselineDone)
     notes += (run.busy,) if run.busy else ()
     if run.sampler_share is not None:
-        done, one_core = _without_samplers(done, run.sampler_share)
-        notes += (one_core,)
+        done, waited = _without_samplers(done, run.sampler_share, one_core=run.one_core)
+        notes += (waited,) if waited else ()
     evidence = _evidence(done, None if degraded else shares, degraded, options.rate)
     if len(done.task_seconds) < ready.tasks:
         evidence = replace(evidence, sampled_tasks=len(done.task_seconds), seed=options.seed)
@@ -73,15 +76,23 @@ def measure_baseline(child: ChildRunner, ready: Ready, options: Options, progres
     return Baseline(evidence, (*notes, *((blended,) if blended else ())))
 
 
-def _without_samplers(done: BaselineDone, share: float) -> tuple[BaselineDone, str]:
-    """The baseline as it would have run unsampled, on a machine of one core: the time
-    the worker waited for the core while the samplers held it (what they used of it,
-    and no more than the worker waited) is taken out: the trials run without them."""
+def _without_samplers(done: BaselineDone, share: float, *,
+                      one_core: bool) -> tuple[BaselineDone, str | None]:
+    """The baseline as it would have run unsampled: the trials run without the samplers,
+    so the time the worker waited for a core while they ran (no more than they used of
+    one) is taken out. On one core they take turns with the target; on more, the
+    scheduler at times puts the worker on theirs. Where the target's own threads kept
+    the cores busy beside the worker, a wait is theirs as much as the samplers': it stays.
+    The note says so only on one core, where the wait is the rule, not the exception."""
     wall = done.wall_seconds
+    if not one_core and done.cpu_seconds > OTHER_THREADS * done.thread_cpu_seconds:
+        return done, None
     waited = min(done.run_delay_seconds, share * wall, 0.9 * wall)
-    factor = (wall - waited) / wall if wall > 0 else 1.0
+    if wall <= 0 or waited <= 0:
+        return done, None
+    factor = (wall - waited) / wall
     note = (f"one core: py-spy took turns with the target, which waited {waited:.2f} s for "
-            "it; the baseline's times leave that wait out")
+            "it; the baseline's times leave that wait out") if one_core else None
     return replace(done, wall_seconds=wall - waited, run_delay_seconds=0.0,
                    task_seconds=tuple(t * factor for t in done.task_seconds)), note
 
@@ -115,8 +126,9 @@ class Pass:
     busy: str | None = None
     """A note when the samplers were short of CPU."""
     sampler_share: float | None = None
-    """Where the samplers and the target took turns on the only core: the share of it
-    the samplers used while they ran (None where they had a core of their own)."""
+    """The share of a core the samplers used while they ran (None: no samplers ran)."""
+    one_core: bool = False
+    """The samplers and the target took turns on the only core."""
 
 
 def _sampled(child: ChildRunner, ready: Ready, options: Options, progress: Progress,
@@ -136,7 +148,7 @@ def _sampled(child: ChildRunner, ready: Ready, options: Options, progress: Progr
             labels = sampling.thread_labels(ready.thread_id, ready.thread_ident)
             shares = samplers.shares(done.wall_seconds, labels)
             busy = samplers.short_of_cpu()
-            if not samplers.own_core and samplers.seconds > 0:
+            if samplers.seconds > 0:
                 shared = samplers.cpu_seconds / samplers.seconds
     finally:
         if samplers:
@@ -144,7 +156,8 @@ def _sampled(child: ChildRunner, ready: Ready, options: Options, progress: Progr
             samplers.directory_cleanup()
     if isinstance(done, BaselineDone):
         degraded = degraded or _unreliable(shares, done, options.rate)
-    return Pass(done, shares, degraded, busy, shared)
+    return Pass(done, shares, degraded, busy, shared,
+                one_core=samplers is not None and not samplers.own_core)
 
 
 def _start_sampling(pid: int, options: Options, progress: Progress) -> (
