@@ -18,7 +18,6 @@ worker dying during a trial makes the trial skipped, with the reason.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib.util
 import logging
@@ -34,8 +33,13 @@ from typing import Any
 
 from concdoctor.errors import UsageError
 
-TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
-"""What dask raises on a timeout: asyncio's, which is not the builtin before 3.11."""
+def _asyncio_timeout() -> type[BaseException]:
+    """What dask raises on a timeout besides the builtin: asyncio's, which is not the
+    builtin before 3.11 (imported here only: dask has imported it by then, the CLI need
+    not)."""
+    import asyncio
+
+    return asyncio.TimeoutError
 
 ADDRESS_VARIABLE = "DASK_SCHEDULER_ADDRESS"
 EXTRA = "pip install 'concdoctor[dask]'"
@@ -110,7 +114,7 @@ def _client(distributed: Any, where: str | None, workers: int) -> Iterator[Any]:
     if where is not None:
         try:
             client = distributed.Client(where, timeout=CONNECT_SECONDS)
-        except (OSError, *TIMEOUTS) as exc:
+        except (OSError, TimeoutError, _asyncio_timeout()) as exc:
             raise ClusterUnavailable(f"the dask scheduler at {where} was lost ({exc})") from None
         with client:
             yield client
@@ -183,7 +187,7 @@ def _gather(distributed: Any, client: Any, futures: list[Any], count: Count,
             runs.extend(chunk)
             done += len(chunk)
             count(done)
-    except TIMEOUTS:
+    except (TimeoutError, _asyncio_timeout()):
         raise ClusterUnavailable(f"the dask cluster did not finish within {timeout:g} s (a "
                                  "worker may have died, or the cluster is busy)") from None
     except distributed.KilledWorker as exc:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from concdoctor import (
-    child,
     confirm,
     environment,
     findings,
@@ -243,6 +242,8 @@ def _launch(request: Request) -> Iterator[ChildRunner]:
         with runner.spawn(request.job) as process:
             yield process
         return
+    from concdoctor import child  # the child's side, needed here only to fork it
+
     func, items, repeat = request.func, list(request.items), request.repeat
     assert func is not None
     with runner.fork(lambda channel: child.serve_callable(channel, func, items, repeat)) as (
