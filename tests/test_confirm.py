@@ -287,12 +287,49 @@ def test_path_sequential_advice_stays(trials: int, adaptive: bool) -> None:
     assert result.recommended_seconds == 1.0
 
 
+def in_turn(seconds: list[float]):
+    """A stub whose executor takes these seconds, one trial after another."""
+    calls: list[str] = []
+    times = iter(seconds)
+
+    def measure(executor: str, workers: int, chunksize: int) -> Trial:
+        calls.append(executor)
+        return Trial(next(times), SAME)
+
+    return measure, calls
+
+
 def test_an_unsettled_advice_gets_more_trials_when_adaptive() -> None:
-    """1.4x against a minimum of 1.3: close, so the median of three decides."""
-    measure, calls = checked({"process": 2.0 / 1.4})
+    """1.4x against a minimum of 1.3: close; the second trial misses the bar (1.2x), so
+    the median of three decides."""
+    measure, calls = in_turn([2.0 / 1.4, 2.0 / 1.2, 2.0 / 1.4])
+    result, _ = confirm(advice("process", 1.3), baseline_seconds=2.0, measure=measure,
+                        alternatives=[], trials=3, adaptive=True)
+    assert calls == ["process"] * 3 and result.confirmed
+
+
+@pytest.mark.parametrize("second", [1.45, 1.2])
+def test_two_trials_on_one_side_of_the_bar_decide_a_median_of_three(second: float) -> None:
+    """1.4x then 1.45x against 1.3: the third trial, however it runs, cannot move the
+    median of three below the bar, so it is not run. 1.4x then 1.2x: it can, so it is."""
+    measure, calls = in_turn([2.0 / 1.4, 2.0 / second, 2.0 / 1.4])
+    result, _ = confirm(advice("process", 1.3), baseline_seconds=2.0, measure=measure,
+                        alternatives=[], trials=3, adaptive=True)
+    assert calls == ["process"] * (2 if second > 1.3 else 3) and result.confirmed
+
+
+def test_two_trials_below_the_bar_decide_too() -> None:
+    measure, calls = in_turn([2.0 / 1.2, 2.0 / 1.25, 2.0 / 2.0])
     confirm(advice("process", 1.3), baseline_seconds=2.0, measure=measure, alternatives=[],
             trials=3, adaptive=True)
-    assert calls == ["process"] * 3
+    assert calls == ["process"] * 2  # below 1.3 twice: the advice fails, whatever comes
+
+
+def test_with_four_trials_two_on_one_side_do_not_decide() -> None:
+    measure, calls = in_turn([2.0 / 1.4, 2.0 / 1.45, 2.0 / 1.4, 2.0 / 1.4])
+    confirm(advice("process", 1.3), baseline_seconds=2.0, measure=measure, alternatives=[],
+            trials=4, adaptive=True)
+    assert calls == ["process"] * 3  # a median of four: the third above decides it
 
 
 def test_an_open_decision_stops_when_the_budget_is_spent() -> None:

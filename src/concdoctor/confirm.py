@@ -12,6 +12,7 @@ and challengers get one trial each, and more only when they are in the running.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -192,7 +193,8 @@ def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure:
     if advised.executor == "sequential":
         return _challenge(recommendation, book, others, plan, named)
     main = book.run(advised, plan.first)
-    while adaptive and not _settled(main, recommendation) and len(main.seconds) < plan.trials:
+    while adaptive and len(main.seconds) < plan.trials and not _settled(
+            main, recommendation, baseline=baseline_seconds, most=plan.trials):
         before = len(main.seconds)
         main = book.run(advised, 1)  # one more at a time, until the median settles it
         if len(main.seconds) == before:
@@ -230,13 +232,23 @@ def _holds(result: ExecutorResult, recommendation: Recommendation) -> bool:
             and result.speedup >= recommendation.min_speedup)
 
 
-def _settled(result: ExecutorResult, recommendation: Recommendation) -> bool:
-    """Clearly above the rule's minimum, clearly below it, or unusable: more trials of
-    it would not change the decision."""
+def _settled(result: ExecutorResult, recommendation: Recommendation, *, baseline: float,
+             most: int) -> bool:
+    """Clearly above the rule's minimum, clearly below it, unusable, or on a side of it
+    that the trials still allowed (``most`` in all) cannot change, however fast or slow
+    they run: more trials of it would not change the decision. (Of three, two on the
+    same side of the bar fix the median's side.)"""
     if result.unsafe or result.skipped or result.speedup is None:
         return True
     bar = recommendation.min_speedup
-    return result.speedup >= SETTLED * bar or result.speedup <= bar / SETTLED
+    if result.speedup >= SETTLED * bar or result.speedup <= bar / SETTLED:
+        return True
+    left = most - len(result.seconds)
+
+    def holds_with(each: float) -> bool:
+        return statistics.median([*result.seconds, *[each] * left]) * bar <= baseline
+
+    return left <= 0 or holds_with(0.0) == holds_with(math.inf)
 
 
 def _measure_all(book: Book, candidates: Sequence[Candidate], plan: _Plan) -> None:
