@@ -1,7 +1,7 @@
 """What py-spy sampling costs the baseline it measures.
 
 For each workload, one child runs the sequential baseline again and again in rounds of
-three: without samplers, with the three non-blocking samplers attached, without again.
+three: without samplers, with the four non-blocking samplers attached, without again.
 The sampled run is compared with the mean of its two neighbours, so warm-up and slow
 drifts of the machine fall on both sides; the two unsampled runs compared with each
 other show the noise floor. The third column is what the diagnosis uses: the sampled

@@ -93,7 +93,8 @@ Sampling = Annotated[bool, typer.Option(
     "--sampling/--no-sampling", help="Sample the baseline with py-spy.")]
 Rate = Annotated[Optional[int], typer.Option(
     "--sampling-rate", min=MIN_RATE, max=MAX_RATE, show_default=False,
-    help="py-spy samples per second (each of 3 samplers); more is finer and costlier."
+    help="py-spy samples per second (the GIL samplers run faster); more is finer and "
+    "costlier."
     + _default("rate"))]
 JsonPath = Annotated[Optional[Path], typer.Option(
     "--json", help="Also write the JSON report to this file.")]

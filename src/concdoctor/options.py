@@ -50,7 +50,8 @@ class Options:
     sampling: bool = True
     """Sample the baseline with py-spy."""
     rate: int = 100
-    """py-spy samples per second, for each of the three samplers."""
+    """py-spy samples per second for the idle and active samplers; the two GIL samplers
+    run faster (``sampling.gil_rate``)."""
     budget: float = 30.0
     """Seconds the measuring may take; a batch too long for it is diagnosed on a sample,
     and its full time predicted."""

@@ -1,9 +1,10 @@
 """py-spy sampling of the baseline: idle, GIL-held and GIL-released shares, per stack.
 
 One ``py-spy record`` cannot label each sample with its state: it can only filter. So
-three non-blocking samplers watch the same process at once: ``--idle`` (every sample),
-no filter (active samples), ``--gil`` (samples owning the GIL). Per stack, idle = all -
-active, GIL = the --gil count, released = active - GIL. Only samples taken inside a task
+four non-blocking samplers watch the same process at once: ``--idle`` (every sample),
+no filter (active samples), and two ``--gil`` (samples owning the GIL, faster: they
+alone split held from released). Per stack, idle = all - active, GIL = the --gil
+counts, released = active - GIL. Only samples taken inside a task
 (below the child's ``_concdoctor_task`` frame) count, which removes set-up, waiting and
 teardown without having to synchronise the samplers' start and stop exactly.
 """
@@ -117,7 +118,7 @@ class Samplers:
     rate: int
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     cpu_seconds: float = 0.0
-    """What the samplers used of the CPU between start and stop (all three)..."""
+    """What the samplers used of the CPU between start and stop (all of them)..."""
     seconds: float = 0.0
     """...and how long that was."""
     own_core: bool = True
@@ -289,7 +290,7 @@ def read_raw(path: Path, labels: tuple[str, ...]) -> Counter[tuple[str, ...]]:
 def combine(idle_all: Counter[tuple[str, ...]], active: Counter[tuple[str, ...]],
             gil: Counter[tuple[str, ...]], *, expected: int = 0,
             gil_expected: float | None = None, keep: int = 300) -> Shares:
-    """Shares from three independent samplers' counts.
+    """Shares from independent samplers' counts (idle, active, and the --gil ones summed).
 
     py-spy samples at exponentially distributed intervals, so each sampler's count over
     the baseline is Poisson with mean ``expected`` (rate x seconds) times the share of
