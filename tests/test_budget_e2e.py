@@ -5,6 +5,7 @@ the margins are wide (the benchmarks measure the real numbers)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -42,9 +43,14 @@ def test_a_batch_that_fits_runs_whole_and_predicts_nothing(in_repo: Path) -> Non
 def test_the_seed_and_size_the_report_gives_repeat_the_sample(in_repo: Path) -> None:
     first = api.profile("examples.big_batches:fetch", inputs_from="examples.big_batches:URLS",
                         budget=2, confirm=False)
-    size, seed = first.evidence.sampled_tasks, first.evidence.seed
-    assert size and seed and any(f"--sample {size} --seed {seed}" in n
-                                 for n in first.notes), first.notes
+    seed = first.evidence.seed
+    said = [m for n in first.notes for m in re.findall(r"--sample (\d+) --seed (\d+)", n)]
+    assert seed and said and said[0][1] == str(seed), first.notes
+    size = int(said[0][0])
+    # The budget may end the sample early (a busy host): then the notes say so.
+    measured = first.evidence.sampled_tasks
+    assert measured == size or any(f"after {measured} of its {size} tasks" in n
+                                   for n in first.notes), first.notes
     again = api.profile("examples.big_batches:fetch", inputs_from="examples.big_batches:URLS",
                         sample=size, seed=seed, confirm=False)
     assert (again.evidence.sampled_tasks, again.evidence.seed) == (size, seed), again.notes

@@ -61,6 +61,10 @@ def measure_baseline(child: ChildRunner, ready: Ready, options: Options, progres
                             budget.MAX_SAMPLE_SHARE * options.budget)
         run = _sampled(child, ready, options, progress, again,
                        f"running a sample of {k} tasks sequentially")
+        ran = len(run.done.task_seconds) if isinstance(run.done, BaselineDone) else k
+        if ran < k:
+            notes += (f"the budget ended the sample after {ran} of its {k} tasks: its "
+                      f"times are those {ran}",)
     done, shares, degraded = run.done, run.shares, run.degraded
     assert isinstance(done, BaselineDone)
     notes += (run.busy,) if run.busy else ()
