@@ -17,7 +17,9 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from concdoctor import evidence, protocol, runner, sampling
+from concdoctor import protocol, runner
+from concdoctor.baseline import evidence
+from concdoctor.baseline import stacks as sampling
 from concdoctor.options import DEFAULTS
 from concdoctor.target import InputSpec, Job, TargetSpec
 

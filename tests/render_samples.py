@@ -235,7 +235,7 @@ def render(renderer: Renderer, d: Diagnosis) -> str:
 
 def data_block(html: str) -> str:
     match = re.search(
-        r'<script type="application/json" id="concdoctor-data">(.*?)</script>', html, re.S
+        r'<script type="application/json" id="concdoctor-data">(.*?)</script>', html, re.DOTALL
     )
     assert match, "the JSON report is embedded"
     return match.group(1)

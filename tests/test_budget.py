@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from concdoctor import budget
-from concdoctor.prediction import Pool, pool_seconds, predict
+from concdoctor.baseline import budget
+from concdoctor.confirm.prediction import Pool, pool_seconds, predict
 
 
 def test_a_sequence_is_held_as_it_is() -> None:

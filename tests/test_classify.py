@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from concdoctor.classify import classify
+from concdoctor.decide.classify import classify
+from concdoctor.decide.metrics import predicted_speedups
 from concdoctor.diagnosis import Evidence
-from concdoctor.metrics import predicted_speedups
 
 
 def evidence(idle: float | None, gil: float | None, released: float | None, *,

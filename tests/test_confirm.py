@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from concdoctor.confirm import Candidate, Skipped, confirm
+from concdoctor.confirm.policy import Candidate, Skipped, confirm
 from concdoctor.diagnosis import Recommendation
 
 
@@ -134,8 +134,8 @@ def test_no_challenge_from_a_pool_the_model_cannot_help() -> None:
 
 # -- every revision path, with 1, 2 and 3 trials, adaptive or not ---------------------------
 
-from concdoctor.confirm import MEASURED_FASTEST, MEASURED_SEQUENTIAL, Trial  # noqa: E402
-from concdoctor.diagnosis import ResultsCheck  # noqa: E402
+from concdoctor.confirm.policy import MEASURED_FASTEST, MEASURED_SEQUENTIAL, Trial
+from concdoctor.diagnosis import ResultsCheck
 
 SAME = ResultsCheck("same")
 DIFFER = ResultsCheck("differ", tasks=(0, 3), differing=2, first_input="0", expected="0",

@@ -20,7 +20,7 @@ from conftest import marked_processes
 
 pytest.importorskip("distributed", reason="the dask executor needs concdoctor[dask]")
 
-from concdoctor import api  # noqa: E402
+from concdoctor import api
 
 pytestmark = pytest.mark.e2e
 DASK = Path(sys.executable).parent / "dask"

@@ -6,11 +6,13 @@ import sys
 
 import pytest
 
-from concdoctor import environment, executors, rules
-from concdoctor.classify import classify
+from concdoctor import environment
+from concdoctor.child import runners as executors
+from concdoctor.decide import rules
+from concdoctor.decide.classify import classify
+from concdoctor.decide.metrics import Facts, build_metrics
+from concdoctor.decide.recommend import recommend
 from concdoctor.diagnosis import Environment, Evidence, Workload
-from concdoctor.metrics import Facts, build_metrics
-from concdoctor.recommend import recommend
 
 PURE_PYTHON = Evidence(wall_seconds=2.0, cpu_seconds=2.0, thread_cpu_seconds=2.0,
                        task_seconds_median=0.25, task_seconds_max=0.25, idle_fraction=0.0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from concdoctor.evidence import _without_samplers
+from concdoctor.baseline.evidence import _without_samplers
 from concdoctor.protocol import BaselineDone
 
 

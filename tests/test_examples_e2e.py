@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from concdoctor import api, executors
+from concdoctor import api
+from concdoctor.child import runners as executors
 from concdoctor.diagnosis import Diagnosis
 
 pytestmark = pytest.mark.e2e

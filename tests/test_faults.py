@@ -26,7 +26,8 @@ import conftest
 import pytest
 from conftest import own_processes
 
-from concdoctor import api, sampling
+from concdoctor import api
+from concdoctor.baseline import stacks as sampling
 
 TARGETS = Path(__file__).resolve().parent / "targets"
 FAULTY = TARGETS / "faulty.py"
@@ -261,7 +262,7 @@ def test_target_raises_exit_1_with_its_traceback_and_failing_input(cli: Cli) -> 
     for fragment in ("input #3", "(13)", "ValueError: the value 13 is unlucky",
                      "faulty.py", "in raise_on_13", 'raise ValueError(f"the value {x}'):
         assert fragment in out, f"{fragment!r} missing from the output\n{result.explain()}"
-    for internal in ("concdoctor/pipeline.py", "concdoctor/child.py", "concdoctor/cli.py"):
+    for internal in ("concdoctor/pipeline.py", "concdoctor/child/", "concdoctor/cli.py"):
         assert internal not in out, f"concdoctor's own frames are shown\n{result.explain()}"
     report = result.report()
     assert report["failure"]["phase"] == "baseline"
@@ -364,7 +365,7 @@ def bare_python(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     path = os.pathsep.join([str(python.parent)] + [
         entry for entry in os.environ.get("PATH", "").split(os.pathsep)
         if entry and not os.path.exists(os.path.join(entry, "py-spy"))])
-    code = "from concdoctor.sampling import find_py_spy; print(find_py_spy())"
+    code = "from concdoctor.baseline.stacks import find_py_spy; print(find_py_spy())"
     found = subprocess.run([str(python), "-c", code], env={**os.environ, "PATH": path},
                            check=True, timeout=30, capture_output=True, text=True)
     assert found.stdout.strip() == "None", f"py-spy still found: {found.stdout}"

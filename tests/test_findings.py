@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concdoctor import findings
+from concdoctor.conclude import findings
 from concdoctor.diagnosis import (
     Classification,
     Confirmation,

@@ -8,10 +8,12 @@ from dataclasses import replace
 
 import pytest
 
-from concdoctor import child, pipeline, protocol, rules
-from concdoctor.classify import classify
+from concdoctor import pipeline, protocol
+from concdoctor.child import serve as child
+from concdoctor.decide import rules
+from concdoctor.decide.classify import classify
+from concdoctor.decide.recommend import metrics_of, recommend
 from concdoctor.diagnosis import Diagnosis, Environment, Evidence, Workload
-from concdoctor.recommend import metrics_of, recommend
 
 PURE_PYTHON = Evidence(wall_seconds=2.0, cpu_seconds=2.0, thread_cpu_seconds=2.0,
                        task_seconds_median=0.25, task_seconds_max=0.25, idle_fraction=0.0,

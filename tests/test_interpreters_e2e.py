@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from concdoctor import api, executors
+from concdoctor import api
+from concdoctor.child import runners as executors
 
 pytestmark = pytest.mark.e2e
 POOL = executors.interpreter_pool() is not None

@@ -10,7 +10,11 @@ import os
 
 import pytest
 
-from concdoctor import batch, child, executors, protocol, sampling, tracing
+from concdoctor import protocol
+from concdoctor.baseline import stacks as sampling
+from concdoctor.child import batch, tracing
+from concdoctor.child import runners as executors
+from concdoctor.child import serve as child
 from concdoctor.diagnosis import FunctionStat
 
 MESSAGES = [

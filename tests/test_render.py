@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import render_samples as samples
 
-from concdoctor import wording as view
 from concdoctor.diagnosis import Diagnosis, StackSamples
 from concdoctor.render import (
     RENDERERS,
@@ -24,6 +23,7 @@ from concdoctor.render import (
     get_renderer,
     write_report_folder,
 )
+from concdoctor.render import wording as view
 from concdoctor.render.html_report import embed_json
 from concdoctor.render.markdown_report import md
 from concdoctor.render.speedscope import SCHEMA, parse_frame, to_speedscope
@@ -191,7 +191,7 @@ def test_html_is_self_contained(sample: str) -> None:
     parser = samples.Resources()
     parser.feed(html)
     assert not parser.tags & {"link", "img", "iframe", "object", "embed", "audio", "video"}
-    assert all(not re.match(r"\s*(https?:|//|ftp:)", url, re.I) for url in parser.urls)
+    assert all(not re.match(r"\s*(https?:|//|ftp:)", url, re.IGNORECASE) for url in parser.urls)
     assert "url(" not in html and "@import" not in html
     assert "default-src 'none'" in html  # the browser refuses any fetch or script anyway
     scripts = re.findall(r"<script\b[^>]*>", html)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from concdoctor import results
-from concdoctor.results import Record, Rerun, digest
+from concdoctor.child import results
+from concdoctor.child.results import Record, Rerun, digest
 
 
 @dataclass

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from concdoctor import expressions, rules
+from concdoctor.decide import expressions, rules
+from concdoctor.decide.recommend import recommend
 from concdoctor.errors import RulesError
-from concdoctor.recommend import recommend
 
 BASE = {
     "kind": "io_bound", "confidence": 0.9, "idle_fraction": 0.98, "gil_fraction": 0.01,
@@ -186,7 +186,7 @@ def test_expressions_reject_anything_else(text: str) -> None:
 def test_the_readme_rule_example_loads_and_matches(tmp_path: Path) -> None:
     """Documentation examples are tested: the README's rule is valid and does its job."""
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    blocks = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[[rule]]" in b]
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.DOTALL) if "[[rule]]" in b]
     assert blocks, "README shows a [[rule]] example"
     path = tmp_path / "readme.toml"
     path.write_text(blocks[0])

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from concdoctor import sampling
+from concdoctor.baseline import stacks as sampling
+from concdoctor.conclude.findings import blocking_calls
 from concdoctor.diagnosis import FunctionStat
-from concdoctor.findings import blocking_calls
 
 LABELS = sampling.thread_labels(4242, 0x7F00AB)
 
@@ -18,7 +18,7 @@ def test_read_raw_keeps_the_worker_inside_tasks(tmp_path: Path) -> None:
     raw = tmp_path / "idle.txt"
     raw.write_text(
         "thread (4242): MainThread;<module> (child.py:1);serve (child.py:2);"
-        "_concdoctor_task (child.py:3);Task.__call__ (concdoctor/executors.py:42);"
+        "_concdoctor_task (child.py:3);Task.__call__ (concdoctor/child/runners.py:42);"
         "work (app.py:7) 30\n"
         "thread (4242): MainThread;serve (child.py:2);_concdoctor_wait (child.py:9) 50\n"
         "thread (4242): MainThread;work (app.py:7) 4\n"  # a truncated stack: still the worker
@@ -106,8 +106,8 @@ def test_the_gil_sampler_runs_faster_up_to_a_cap() -> None:
 def test_samples_of_the_child_between_tasks_do_not_count(tmp_path: Path) -> None:
     raw = tmp_path / "gil.txt"
     raw.write_text(
-        "thread (4242): MainThread;serve (concdoctor/child.py:9);"
-        "run_baseline (concdoctor/batch.py:120);writes (concdoctor/statecheck.py:40) 6\n"
-        "thread (4242): MainThread;digest (concdoctor/results.py:3) 2\n"
+        "thread (4242): MainThread;serve (concdoctor/child/serve.py:9);"
+        "run_baseline (concdoctor/child/batch.py:120);writes (concdoctor/child/statecheck.py:40) 6\n"
+        "thread (4242): MainThread;digest (concdoctor/child/results.py:3) 2\n"
         "thread (4242): MainThread;work (app.py:7) 4\n")
     assert sampling.read_raw(raw, LABELS) == Counter({("work (app.py:7)",): 4})

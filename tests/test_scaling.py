@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from concdoctor import scaling
+from concdoctor.decide import capacity as scaling
+from concdoctor.decide.capacity import Work
 from concdoctor.diagnosis import (
     Confirmation,
     Diagnosis,
@@ -16,7 +17,6 @@ from concdoctor.diagnosis import (
     ExecutorResult,
     Workload,
 )
-from concdoctor.scaling import Work
 
 PURE_PYTHON = Work(tasks=300, task_seconds=0.1, idle=0.0, gil=1.0, released=0.0)
 RELEASED = Work(tasks=300, task_seconds=0.1, idle=0.0, gil=0.02, released=0.98)

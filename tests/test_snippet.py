@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from concdoctor.child.runners import interpreter_pool
+from concdoctor.conclude.snippet import snippet
 from concdoctor.diagnosis import (
     Confirmation,
     Diagnosis,
@@ -23,8 +25,6 @@ from concdoctor.diagnosis import (
     ResultsCheck,
     Workload,
 )
-from concdoctor.executors import interpreter_pool
-from concdoctor.snippet import snippet
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = Environment(python=".".join(map(str, sys.version_info[:3])), cpu_count=2)

@@ -19,8 +19,15 @@ from typing import Any
 
 import pytest
 
-from concdoctor import statecheck
-from concdoctor.statecheck import StateWrite, changed, find, snapshot, static_writes, user_modules
+from concdoctor.child import statecheck
+from concdoctor.child.statecheck import (
+    StateWrite,
+    changed,
+    find,
+    snapshot,
+    static_writes,
+    user_modules,
+)
 
 STATEFUL = Path(__file__).resolve().parent / "targets" / "stateful.py"
 

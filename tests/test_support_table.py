@@ -6,7 +6,7 @@ import re
 import sys
 from pathlib import Path
 
-from concdoctor import executors
+from concdoctor.child import runners as executors
 
 ROOT = Path(__file__).resolve().parent.parent
 MARK = "<!-- support-table: kept true by tests/test_support_table.py -->"

@@ -7,10 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from concdoctor import rules as rules_module
-from concdoctor.budget import new_seed
+from concdoctor.baseline.budget import new_seed
 from concdoctor.cluster import address as scheduler_address
 from concdoctor.cluster import check as check_scheduler
+from concdoctor.decide import rules as rules_module
 from concdoctor.diagnosis import Diagnosis
 from concdoctor.errors import UsageError
 from concdoctor.options import Options, project_options

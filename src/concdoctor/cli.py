@@ -7,7 +7,7 @@ import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -41,7 +41,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[Optional[bool], typer.Option(
+    version: Annotated[bool | None, typer.Option(
         "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = None,
 ) -> None:
     """Which concurrency model will speed up this batch of calls, measured and confirmed."""
@@ -54,13 +54,13 @@ def _default(name: str) -> str:
     return f" (default: {shown}, or tool.concdoctor in pyproject.toml)"
 
 
-Inputs = Annotated[Optional[str], typer.Option(
+Inputs = Annotated[str | None, typer.Option(
     help="A JSON list; each item is one task, passed as the single argument.")]
-InputsFrom = Annotated[Optional[str], typer.Option(
+InputsFrom = Annotated[str | None, typer.Option(
     help="module:ATTR holding the inputs: an iterable, or a function returning one.")]
-Repeat = Annotated[Optional[int], typer.Option(
+Repeat = Annotated[int | None, typer.Option(
     help="Call a function without arguments N times (N tasks).")]
-Rules = Annotated[Optional[Path], typer.Option(
+Rules = Annotated[Path | None, typer.Option(
     help="A rules TOML file, tried before the built-in decision matrix.")]
 Confirm = Annotated[bool, typer.Option(
     "--confirm/--no-confirm", help="Re-run the batch on the advice to measure it.")]
@@ -68,35 +68,35 @@ CompareOption = Annotated[str, typer.Option(
     help="What to measure beside the advice: 'recommended' (nothing more), 'all' (every "
     "local executor), or executors by name: 'dask' (a LocalCluster without --cluster), "
     "'all,dask', 'thread,process'.")]
-Cluster = Annotated[Optional[str], typer.Option(
+Cluster = Annotated[str | None, typer.Option(
     show_default=False, help="A dask scheduler's address (default: DASK_SCHEDULER_ADDRESS): "
     "the batch is measured on that cluster too.")]
-Budget = Annotated[Optional[float], typer.Option(
+Budget = Annotated[float | None, typer.Option(
     min=0.1, show_default=False, help="Seconds the measuring may take: a longer batch is "
     "diagnosed on a sample and its full time predicted." + _default("budget"))]
-Seed = Annotated[Optional[int], typer.Option(
+Seed = Annotated[int | None, typer.Option(
     show_default=False, help="Seed of the sample (the report gives the one it used).")]
-Sample = Annotated[Optional[int], typer.Option(
+Sample = Annotated[int | None, typer.Option(
     min=1, show_default=False, help="Diagnose exactly this many tasks (with --seed: the "
     "same ones again). Default: as many as the budget allows.")]
-Trials = Annotated[Optional[int], typer.Option(
+Trials = Annotated[int | None, typer.Option(
     min=1, show_default=False,
     help="Timed runs per executor (the most, when adaptive)." + _default("trials"))]
-Adaptive = Annotated[Optional[bool], typer.Option(
+Adaptive = Annotated[bool | None, typer.Option(
     "--adaptive/--exact-trials", show_default=False,
     help="Stop an executor's trials once they settle the decision, or run all of them."
     + _default("adaptive"))]
-Timeout = Annotated[Optional[float], typer.Option(
+Timeout = Annotated[float | None, typer.Option(
     min=0.1, show_default=False, help="Seconds any one phase may take before the child "
     "tree is ended." + _default("timeout"))]
 Sampling = Annotated[bool, typer.Option(
     "--sampling/--no-sampling", help="Sample the baseline with py-spy.")]
-Rate = Annotated[Optional[int], typer.Option(
+Rate = Annotated[int | None, typer.Option(
     "--sampling-rate", min=MIN_RATE, max=MAX_RATE, show_default=False,
     help="py-spy samples per second (the GIL samplers run faster); more is finer and "
     "costlier."
     + _default("rate"))]
-JsonPath = Annotated[Optional[Path], typer.Option(
+JsonPath = Annotated[Path | None, typer.Option(
     "--json", help="Also write the JSON report to this file.")]
 ReportDir = Annotated[Path, typer.Option(
     help="Folder that gets a sub-folder of reports per run.")]
@@ -157,7 +157,7 @@ def report(
     path: Annotated[Path, typer.Argument(help="A report.json written by concdoctor.")],
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = (
         Format.terminal),
-    output: Annotated[Optional[Path], typer.Option(
+    output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Write to this file instead of the terminal.")] = None,
 ) -> None:
     """Re-render a saved report without running anything."""

@@ -11,7 +11,9 @@ import sys
 import sysconfig
 from collections.abc import Callable
 
-from concdoctor import __version__, executors, sampling
+from concdoctor import __version__
+from concdoctor.baseline import stacks as sampling
+from concdoctor.child import runners as executors
 from concdoctor.cores import cpu_count
 from concdoctor.diagnosis import Environment
 

@@ -18,24 +18,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from concdoctor import (
-    confirm,
-    environment,
-    findings,
-    runner,
-    scaling,
-    tracing,
-    trials,
-)
-from concdoctor.classify import classify
+from concdoctor import environment, runner
+from concdoctor.baseline import budget
+from concdoctor.baseline.evidence import measure_baseline
+from concdoctor.conclude import findings
+from concdoctor.conclude.snippet import snippet
+from concdoctor.confirm import policy as confirm
+from concdoctor.confirm import trials
+from concdoctor.decide import capacity as scaling
+from concdoctor.decide.classify import classify
+from concdoctor.decide.recommend import metrics_of, recommend
+from concdoctor.decide.rules import RuleSet
 from concdoctor.diagnosis import Diagnosis, Workload
-from concdoctor.evidence import measure_baseline
 from concdoctor.options import DEFAULTS, Options
 from concdoctor.protocol import Ready, RunYappi, YappiDone
-from concdoctor.recommend import metrics_of, recommend
-from concdoctor.rules import RuleSet
 from concdoctor.runner import ChildRunner, StageFailed
-from concdoctor.snippet import snippet
 from concdoctor.target import Job
 
 Progress = Callable[..., None]
@@ -187,7 +184,7 @@ def _profiled(d: Diagnosis, process: ChildRunner, request: Request, clock: Clock
     """yappi over a few tasks, last: tracing must not touch the timed runs."""
     assert d.evidence is not None
     request.progress("profiling a few tasks with yappi")
-    wall, cpu = tracing.budget_seconds(d.evidence, d.confirmation, clock.left())
+    wall, cpu = budget.tracing_seconds(d.evidence, d.confirmation, clock.left())
     try:
         done = process.ask(RunYappi(wall, cpu), YappiDone, request.options.timeout + wall + cpu)
     except StageFailed as failed:
@@ -242,7 +239,7 @@ def _launch(request: Request) -> Iterator[ChildRunner]:
         with runner.spawn(request.job) as process:
             yield process
         return
-    from concdoctor import child  # the child's side, needed here only to fork it
+    from concdoctor.child import serve as child  # the child's side: only to fork it
 
     func, items, repeat = request.func, list(request.items), request.repeat
     assert func is not None

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Union
 
 from concdoctor.diagnosis import Failure, FunctionStat, ResultsCheck
@@ -40,7 +42,7 @@ class RunBaseline:
     Without ``sample``: every task the child holds, in input order; past
     ``check_after`` seconds, if the pace says they will not fit in ``deadline``,
     stop and answer :class:`TooBig`. With ``sample``: that many tasks chosen with
-    ``seed`` (see :mod:`concdoctor.budget`), stopping at ``deadline`` with those done.
+    ``seed`` (see :mod:`concdoctor.baseline.budget`), stopping at ``deadline`` with those done.
     The tasks run are the ones every later trial runs.
     """
 
@@ -278,5 +280,17 @@ TASK_FRAME = "_concdoctor_task"
 """The child's function around every baseline call: samples outside it are not a task's."""
 WAIT_FRAME = "_concdoctor_wait"
 """The child's function around every wait for the parent: samples in it are never a task's."""
-WRAPPER_FILE = "concdoctor/executors.py"
+PACKAGE_DIR = Path(__file__).resolve().parent
+"""concdoctor's own code: never the user's, in a traceback, a trace or a state check."""
+CHILD_DIR = PACKAGE_DIR / "child"
+"""Everything that runs in the child, and nothing the parent imports."""
+CHILD_FILES = f"{PACKAGE_DIR.name}/{CHILD_DIR.name}/"
+"""How py-spy's frames name a file of the child's (``function (.../concdoctor/child/x.py:N)``):
+a stack in them without a task frame is the child between tasks, not a task."""
+WRAPPER_FILE = CHILD_FILES + "runners.py"
 """The file of the ``Task`` wrapper between the task frame and the user's function."""
+
+
+def is_own_file(filename: str) -> bool:
+    """Whether ``filename`` is concdoctor's own code rather than the user's."""
+    return os.path.abspath(filename).startswith(str(PACKAGE_DIR) + os.sep)

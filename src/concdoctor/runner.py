@@ -303,7 +303,7 @@ def spawn(job: Job) -> Iterator[ChildRunner]:
 def fork(serve: Callable[[Any], None]) -> Iterator[ChildRunner]:
     """A forked child running ``serve(channel)``: for callables that only live in memory,
     such as functions handed to the pytest fixture."""
-    from concdoctor import child
+    from concdoctor.child import serve as child
 
     cmd_r, cmd_w = os.pipe()
     msg_r, msg_w = os.pipe()

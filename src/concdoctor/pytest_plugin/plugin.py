@@ -104,7 +104,7 @@ def _project(config: pytest.Config) -> Options:
 
 def _check_rules(path: Path) -> None:
     """A broken rules file is a usage error of the whole run: report it once, up front."""
-    from concdoctor import rules
+    from concdoctor.decide import rules
     from concdoctor.errors import RulesError
 
     try:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from concdoctor import wording
 from concdoctor.diagnosis import EXECUTORS, KINDS, Diagnosis, ExecutorResult
+from concdoctor.render import wording
 
 _INDENT = " " * 13
 

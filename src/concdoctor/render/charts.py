@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from concdoctor import wording
 from concdoctor.diagnosis import Diagnosis
+from concdoctor.render import wording
 
 CHART_WIDTH = 1064.0  # the card's content width on a desktop page: drawn at 1:1 there
 LABEL_COLUMN = 200.0

@@ -12,8 +12,8 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 
-from concdoctor import wording
 from concdoctor.diagnosis import StackSamples
+from concdoctor.render import wording
 
 WIDTH = 1064.0  # the card's content width on a desktop page: labels drawn at 1:1
 ROW = 20.0

@@ -14,9 +14,8 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from concdoctor import wording
 from concdoctor.diagnosis import Diagnosis
-from concdoctor.render import charts, flame
+from concdoctor.render import charts, flame, wording
 from concdoctor.render.base import Renderer, register
 from concdoctor.render.json_report import JsonRenderer
 

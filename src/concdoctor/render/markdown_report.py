@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from concdoctor import wording
 from concdoctor.diagnosis import Diagnosis, Evidence
+from concdoctor.render import wording
 from concdoctor.render.base import Renderer, register
 
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}

@@ -17,8 +17,8 @@ import json
 import re
 from typing import Any
 
-from concdoctor import wording
 from concdoctor.diagnosis import Diagnosis, StackSamples
+from concdoctor.render import wording
 
 SCHEMA = "https://www.speedscope.app/file-format-schema.json"
 _FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-from concdoctor import wording
 from concdoctor.diagnosis import Diagnosis, Evidence
+from concdoctor.render import wording
 from concdoctor.render.base import Renderer, register
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from concdoctor import wording
 from concdoctor.diagnosis import Confirmation, ExecutorResult, Recommendation, ResultsCheck
 from concdoctor.options import DEFAULTS
+from concdoctor.render import wording
 
 REVISE_MARGIN = 1.1
 """An alternative must beat the advice (or sequential) by this factor to replace it."""

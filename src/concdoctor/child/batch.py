@@ -2,13 +2,12 @@
 each executor, and the runs that time a pool's own cost.
 
 The baseline chooses the tasks: every input the child holds, in input order, or a
-sample of them (see :mod:`concdoctor.budget`); every later trial runs exactly those
+sample of them (see :mod:`concdoctor.baseline.budget`); every later trial runs exactly those
 tasks, so that speedups and results compare task for task.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
 import resource
 import threading
@@ -18,7 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from concdoctor import budget, executors, results, statecheck
+from concdoctor.baseline import budget
+from concdoctor.child import results, statecheck
+from concdoctor.child import runners as executors
+from concdoctor.child.resolve import Resolved
 from concdoctor.diagnosis import ResultsCheck
 from concdoctor.protocol import (
     BaselineDone,
@@ -28,8 +30,8 @@ from concdoctor.protocol import (
     RunTrial,
     TooBig,
     TrialDone,
+    is_own_file,
 )
-from concdoctor.resolve import Resolved
 
 RERUN_TIMEOUT = 60.0
 """Seconds the forked copy may take to run the first tasks again."""
@@ -231,6 +233,6 @@ def short_repr(value: Any, limit: int = 200) -> str:
 def user_traceback(exc: BaseException) -> str:
     """The traceback with concdoctor's own frames removed: the user's code is the story."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.startswith(os.path.dirname(__file__))]
+              if not is_own_file(f.filename)]
     lines = ["Traceback (most recent call last):\n"] + traceback.format_list(frames)
     return "".join(lines + traceback.format_exception_only(type(exc), exc))

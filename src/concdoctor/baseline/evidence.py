@@ -1,7 +1,7 @@
 """The baseline stage: the whole batch once, sequentially, under py-spy -> Evidence.
 
 The child times every task and accounts for the worker thread's CPU; three py-spy
-samplers (:mod:`concdoctor.sampling`) watch it meanwhile. This module starts and stops
+samplers (:mod:`concdoctor.baseline.stacks`) watch it meanwhile. This module starts and stops
 them around the baseline, decides when their samples are too few to trust (the evidence
 is then *degraded*: the answer comes from CPU time alone), and blends the two sources
 into the idle / GIL-held / GIL-released shares.
@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from concdoctor import budget, findings, sampling
+from concdoctor.baseline import budget
+from concdoctor.baseline import stacks as sampling
+from concdoctor.conclude import findings
 from concdoctor.cores import cpu_count as environment_cpus
 from concdoctor.diagnosis import Evidence
 from concdoctor.options import Options

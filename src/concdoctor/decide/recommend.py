@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from concdoctor import executors, expressions, scaling
+from concdoctor.child import runners as executors
+from concdoctor.decide import capacity as scaling
+from concdoctor.decide import expressions
+from concdoctor.decide.metrics import Facts, build_metrics
+from concdoctor.decide.rules import DEFAULT, Rule, RuleSet, fill, names
 from concdoctor.diagnosis import Diagnosis, Recommendation
-from concdoctor.metrics import Facts, build_metrics
-from concdoctor.rules import DEFAULT, Rule, RuleSet, fill, names
 
 CHUNK_BELOW_SECONDS = 0.01
 """Alternatives measured on process pools send tasks shorter than this in chunks."""

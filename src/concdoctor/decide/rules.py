@@ -3,7 +3,7 @@
 A rules file is a list of ``[[rule]]`` tables tried in priority order (higher first,
 then file order); the first whose ``when`` conditions all hold decides. Nothing in a
 rules file is ever executed: conditions compare metrics declared in
-:mod:`concdoctor.metrics`, worker counts use :mod:`concdoctor.expressions`, reasons fill
+:mod:`concdoctor.decide.metrics`, worker counts use :mod:`concdoctor.decide.expressions`, reasons fill
 ``{metric}`` / ``{metric:.0%}`` placeholders. Every mistake is a :class:`RulesError`
 naming the file, the rule id and the line.
 """
@@ -18,10 +18,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from concdoctor import expressions
+from concdoctor.decide import expressions
+from concdoctor.decide.metrics import METRIC_TYPES, REASON_ONLY, python_version_tuple
 from concdoctor.diagnosis import EXECUTORS
 from concdoctor.errors import RulesError
-from concdoctor.metrics import METRIC_TYPES, REASON_ONLY, python_version_tuple
 from concdoctor.options import PROJECT_KEYS
 
 if sys.version_info >= (3, 11):

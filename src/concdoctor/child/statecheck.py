@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from concdoctor.protocol import PACKAGE_DIR
+
 MAX_DEPTH = 3  # calls deep the scan follows user functions
 SAMPLE = 1000  # items of each container a snapshot looks at
 MUTATORS = frozenset({
@@ -55,7 +57,6 @@ _JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
 _METHOD_FLAG = sys.version_info >= (3, 12)  # LOAD_ATTR's low bit then means "a method"
 _SHARED_BY_DESIGN = {"threading", "_thread", "queue", "asyncio", "multiprocessing",
                      "concurrent"}  # events, queues, locks: made to be shared
-_OWN_DIR = os.path.dirname(os.path.abspath(__file__))
 _Entry = tuple[int, "tuple[int, int] | None"]
 
 
@@ -90,7 +91,7 @@ def _is_user_file(filename: str) -> bool:
         return False  # frozen modules, exec'd strings
     paths = sysconfig.get_paths()
     dirs = [paths.get(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")]
-    dirs += [*getattr(site, "getsitepackages", list)(), _OWN_DIR]
+    dirs += [*getattr(site, "getsitepackages", list)(), str(PACKAGE_DIR)]
     path = os.path.normcase(os.path.abspath(filename))
     if {"site-packages", "dist-packages"} & set(path.split(os.sep)):
         return False

@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from concdoctor import subinterpreters
+from concdoctor.child import interpreters as subinterpreters
 
 SHIPPING = ("process", "interpreter", "dask")
 """Executors that pickle the function, its inputs and its results."""
@@ -288,7 +288,7 @@ def _run_in_pool(pool: cf.Executor, executor: str, timed: Timed, items: Sequence
 def _run_on_cluster(task: Task, items: Sequence[Any], workers: int,
                     count: Callable[[int], None], timeout: float | None,
                     scheduler: str | None) -> tuple[list[Any], float]:
-    from concdoctor import cluster
+    from concdoctor.child import cluster
 
     try:
         return cluster.run(task.func, task.pass_item, task.is_coroutine, items,

@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from concdoctor import budget, executors
+from concdoctor.baseline import budget
+from concdoctor.child import runners as executors
 from concdoctor.target import Job, TargetSpec
 
 

@@ -22,7 +22,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from concdoctor.budget import waves
+from concdoctor.baseline.budget import waves
 from concdoctor.diagnosis import Prediction
 
 Z = 1.96

@@ -1,6 +1,6 @@
 """The confirmation stage's side of the child: trials of the batch on each executor.
 
-:mod:`concdoctor.confirm` decides what to measure and what the measurements mean; this
+:mod:`concdoctor.confirm.policy` decides what to measure and what the measurements mean; this
 module gives it the one callable it measures with (a trial run in the child, or the
 reason an executor cannot run the batch) and the alternatives it may try, with their
 worker counts from the rules, most promising first.
@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from concdoctor import executors
-from concdoctor.confirm import Candidate, Measure, Skipped, Trial
+from concdoctor.child import runners as executors
+from concdoctor.confirm.policy import Candidate, Measure, Skipped, Trial
+from concdoctor.confirm.prediction import Pool, predict
+from concdoctor.decide.recommend import MODELLED_POOLS, alternative_settings
+from concdoctor.decide.rules import RuleSet
 from concdoctor.diagnosis import Diagnosis, Prediction, ResultsCheck
-from concdoctor.prediction import Pool, predict
 from concdoctor.protocol import RunTrial, TrialDone
-from concdoctor.recommend import MODELLED_POOLS, alternative_settings
-from concdoctor.rules import RuleSet
 from concdoctor.runner import ChildRunner
 
 GIVE_UP = 0.9

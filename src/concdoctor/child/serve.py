@@ -1,6 +1,6 @@
 """The child runner: the only process that imports and calls the user's code.
 
-Started by :mod:`concdoctor.runner` either as ``python -m concdoctor.child JOB CMD MSG``
+Started by :mod:`concdoctor.runner` either as ``python -m concdoctor.child.serve JOB CMD MSG``
 (a target named on the command line) or by ``fork`` (a callable handed to the pytest
 fixture). It speaks :mod:`concdoctor.protocol`: requests arrive on fd CMD, answers leave
 on fd MSG, so the target's own stdout and stderr stay free for it to print on.
@@ -17,7 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from concdoctor import batch, executors, protocol, tracing
+from concdoctor import protocol
+from concdoctor.child import batch, tracing
+from concdoctor.child import runners as executors
+from concdoctor.child.resolve import Resolved, ResolveError, resolve_job
 from concdoctor.protocol import (
     Exit,
     Failed,
@@ -26,7 +29,6 @@ from concdoctor.protocol import (
     RunTrial,
     RunYappi,
 )
-from concdoctor.resolve import Resolved, ResolveError, resolve_job
 from concdoctor.target import Job
 
 PR_SET_PTRACER = 0x59616D61
@@ -113,7 +115,7 @@ def serve(channel: Channel, resolve: Callable[[], Resolved]) -> None:
 def serve_callable(channel: Channel, func: Callable[..., Any], items: Sequence[Any],
                    repeat: bool) -> None:
     """``serve`` for a callable inherited through ``fork`` (the pytest fixture's)."""
-    from concdoctor.resolve import make_task
+    from concdoctor.child.resolve import make_task
 
     def resolve() -> Resolved:
         task = make_task(func, pass_item=not repeat)

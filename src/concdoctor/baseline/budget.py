@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from concdoctor.diagnosis import Confirmation, Evidence
+
 BASELINE_SHARE = 0.35
 """Of the budget, what the sequential baseline may take before it is sampled instead."""
 CHECK_SHARE = 0.03
@@ -125,3 +127,36 @@ def new_seed() -> int:
 
 def waves(tasks: int, workers: int) -> int:
     return math.ceil(tasks / max(workers, 1))
+
+
+# yappi's passes run last, in what the diagnosis has left.
+TRACING_FIXED_SECONDS = 0.35
+"""Roughly what starting the child and attaching py-spy cost, measured on 2 cores."""
+MIN_TRACING = 0.05
+MAX_TRACING = 4.0
+WAITING_SHARE = 0.3
+"""Tasks idle less than this share of the time: their hot functions show in a short pass."""
+
+
+def tracing_seconds(evidence: Evidence, confirmation: Confirmation | None,
+                   left: float | None = None) -> tuple[float, float]:
+    """Seconds for yappi's wall-clock pass and CPU-clock pass: what naming the time's
+    sinks needs, no more.
+
+    Work that waits needs a wall-clock pass covering a whole typical task, or the
+    blocking call (``time.sleep``, ``socket.recv``) is never seen returning; it gets
+    that, from the slack the run has left (about seq - rec once the trials ran, less the
+    fixed costs), and a short CPU pass (a call it does not reach used no CPU it saw).
+    Work that runs all the time names its hot functions in short passes (tracing slows
+    them 10-45x anyway). Never more than what is ``left`` of the diagnosis's budget.
+    """
+    if evidence.shares[0] < WAITING_SHARE:
+        return MIN_TRACING, MIN_TRACING
+    whole_task = min(1.1 * evidence.task_seconds_median + MIN_TRACING, MAX_TRACING)
+    if left is not None:  # what remains of the diagnosis's --budget
+        whole_task = min(whole_task, max(left, 0.0))
+    if confirmation is not None and confirmation.recommended_seconds is not None:
+        slack = (confirmation.baseline_seconds - confirmation.recommended_seconds
+                 - TRACING_FIXED_SECONDS)
+        whole_task = min(whole_task, 0.5 * slack)
+    return max(MIN_TRACING, whole_task), MIN_TRACING

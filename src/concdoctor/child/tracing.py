@@ -4,54 +4,21 @@ Tracing costs 10-45x on call-heavy code, so it never runs during the timed basel
 Inside the child, each clock gets its own pass on a worker thread, bounded by a time
 budget: when the budget runs out the profiler stops and the pass reports what it saw.
 The child exits right after (``os._exit``), so an unfinished task costs nothing more.
-concdoctor sets the budget (:func:`budget_seconds`) from the slack the run has left.
+The parent sets the budget (:func:`concdoctor.baseline.budget.tracing_seconds`) from the
+slack the run has left.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from concdoctor.diagnosis import Confirmation, Evidence, FunctionStat
-from concdoctor.protocol import TASK_FRAME, YappiDone
+from concdoctor.diagnosis import FunctionStat
+from concdoctor.protocol import TASK_FRAME, YappiDone, is_own_file
 
-_OWN_DIR = os.path.dirname(os.path.abspath(__file__))
 _SKIP_NAMES = {TASK_FRAME}
 _SKIP_FILES = ("threading.py",)
-FIXED_SECONDS = 0.35
-"""Roughly what starting the child and attaching py-spy cost, measured on 2 cores."""
-MIN_BUDGET = 0.05
-MAX_BUDGET = 4.0
-WAITING_SHARE = 0.3
-"""Tasks idle less than this share of the time: their hot functions show in a short pass."""
-
-
-def budget_seconds(evidence: Evidence, confirmation: Confirmation | None,
-                   left: float | None = None) -> tuple[float, float]:
-    """Seconds for yappi's wall-clock pass and CPU-clock pass: what naming the time's
-    sinks needs, no more.
-
-    Work that waits needs a wall-clock pass covering a whole typical task, or the
-    blocking call (``time.sleep``, ``socket.recv``) is never seen returning; it gets
-    that, from the slack the run has left (about seq - rec once the trials ran, less the
-    fixed costs), and a short CPU pass (a call it does not reach used no CPU it saw).
-    Work that runs all the time names its hot functions in short passes (tracing slows
-    them 10-45x anyway). Never more than what is ``left`` of the diagnosis's budget.
-    """
-    if evidence.shares[0] < WAITING_SHARE:
-        return MIN_BUDGET, MIN_BUDGET
-    whole_task = min(1.1 * evidence.task_seconds_median + MIN_BUDGET, MAX_BUDGET)
-    if left is not None:  # what remains of the diagnosis's --budget
-        whole_task = min(whole_task, max(left, 0.0))
-    if confirmation is not None and confirmation.recommended_seconds is not None:
-        slack = (confirmation.baseline_seconds - confirmation.recommended_seconds
-                 - FIXED_SECONDS)
-        whole_task = min(whole_task, 0.5 * slack)
-    return max(MIN_BUDGET, whole_task), MIN_BUDGET
-
-
 def profile_tasks(
     run_one: Callable[[Any], Any], items: Sequence[Any], *, budget: float,
     cpu_budget: float | None = None, max_tasks: int = 3, limit: int = 15,
@@ -121,7 +88,7 @@ def _one_pass(yappi: Any, clock: str, run_one: Callable[[Any], Any], sample: lis
 
 
 def _is_own(module: str) -> bool:
-    return module.startswith(_OWN_DIR) or module.endswith(_SKIP_FILES)
+    return is_own_file(module) or module.endswith(_SKIP_FILES)
 
 
 def _display_name(stat: Any) -> str:

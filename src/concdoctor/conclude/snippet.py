@@ -74,7 +74,7 @@ def _names(d: Diagnosis) -> _Names:
 def _import(where: str, name: str) -> str:
     if where.endswith(".py") or "/" in where or "\\" in where:
         folder, _, filename = where.replace("\\", "/").rpartition("/")
-        module = filename[:-3] if filename.endswith(".py") else filename
+        module = filename.removesuffix(".py")
         path = f"sys.path.insert(0, {folder or '.'!r})"
         return f"import sys\n{path}\nfrom {module} import {name}"
     return f"from {where} import {name}"

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from concdoctor import cores
 from concdoctor.diagnosis import StackSamples
-from concdoctor.protocol import TASK_FRAME, WAIT_FRAME, WRAPPER_FILE
+from concdoctor.protocol import CHILD_FILES, TASK_FRAME, WAIT_FRAME, WRAPPER_FILE
 
 MODES = {"idle": ["--idle"], "active": [], "gil": ["--gil"], "gil2": ["--gil"]}
 """Two --gil samplers, each at the GIL rate: their independent counts add up, halving
@@ -38,8 +38,7 @@ GIL_MODES = ("gil", "gil2")
 _TASK = TASK_FRAME + " "
 _WAIT = WAIT_FRAME + " "
 _WRAPPER = WRAPPER_FILE + ":"
-_OWN = tuple(f"concdoctor/{name}.py:" for name in (
-    "child", "batch", "results", "statecheck", "executors", "protocol"))
+_OWN = (CHILD_FILES, "concdoctor/protocol.py:")
 """The child's own files: a stack in them without a task frame is not a task's."""
 _VERSION = re.compile(r"(\d+\.\d+\.\d+)")
 STEADY_RATE = (0.8, 1.25)

@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from concdoctor.child.serve import main
+
+main()

@@ -1,0 +1,1 @@
+"""Deciding: the kind of bottleneck, the rules' advice, and the capacity model."""
