@@ -9,7 +9,7 @@ import math
 import pytest
 
 from concdoctor.baseline import budget
-from concdoctor.confirm.prediction import Pool, pool_seconds, predict
+from concdoctor.confirm.prediction import TrialSummary, extrapolate, pool_seconds
 
 
 def test_a_sequence_is_held_as_it_is() -> None:
@@ -73,28 +73,28 @@ def test_the_baseline_stops_only_once_its_pace_says_so() -> None:
 
 def test_waits_overlap_on_a_thread_pool() -> None:
     """3,000 waits of 20 ms on 64 threads: 47 waves of 20 ms, and the start-up."""
-    sample = Pool(seconds=[0.19], task_seconds=0.0202, concurrency=58.0)
+    sample = TrialSummary(seconds=[0.19], task_seconds=0.0202, concurrency=58.0)
     seconds = pool_seconds(3000, 444, 64, alone=0.0201, trial=sample)
     assert seconds == pytest.approx(47 * 0.0202 + (0.19 - 7 * 0.0202), rel=0.02)
 
 
 def test_work_that_takes_turns_gains_nothing() -> None:
     """GIL-held work on 8 threads: each task takes 8 times as long; the batch, as long."""
-    sample = Pool(seconds=[8 * 0.1 * 8], task_seconds=0.8, concurrency=8.0)
+    sample = TrialSummary(seconds=[8 * 0.1 * 8], task_seconds=0.8, concurrency=8.0)
     assert pool_seconds(800, 64, 8, alone=0.1, trial=sample) == pytest.approx(80, rel=0.01)
 
 
 def test_more_at_once_than_the_sample_ran_adds_contention() -> None:
     """An event loop ran 400 coroutines at once in the sample; the batch runs 1,000."""
-    sample = Pool(seconds=[0.05], task_seconds=0.04, concurrency=400.0)
+    sample = TrialSummary(seconds=[0.05], task_seconds=0.04, concurrency=400.0)
     per_neighbour = (0.04 - 0.02) / 399
     want = 3 * (0.02 + 999 * per_neighbour) + (0.05 - 0.04)
     assert pool_seconds(3000, 400, 1000, alone=0.02, trial=sample) == pytest.approx(want)
 
 
 def test_cpu_work_on_processes_scales_with_the_cores() -> None:
-    sample = Pool(seconds=[6.2, 6.1, 6.3], task_seconds=0.1, concurrency=2.0)
-    p = predict(tasks=300, seed=9, task_seconds_mean=0.1, task_seconds_stdev=0.01, sampled=120,
+    sample = TrialSummary(seconds=[6.2, 6.1, 6.3], task_seconds=0.1, concurrency=2.0)
+    p = extrapolate(tasks=300, seed=9, task_seconds_mean=0.1, task_seconds_stdev=0.01, sampled=120,
                 executor="process", workers=2, trial=sample)
     assert p.sequential_seconds == pytest.approx(30)
     assert p.recommended_seconds == pytest.approx(150 * 0.1 + 0.2, rel=0.01)
@@ -104,7 +104,7 @@ def test_cpu_work_on_processes_scales_with_the_cores() -> None:
 
 def test_the_interval_narrows_as_the_sample_grows() -> None:
     def width(sampled: int) -> float:
-        p = predict(tasks=10_000, seed=1, task_seconds_mean=0.01, task_seconds_stdev=0.02,
+        p = extrapolate(tasks=10_000, seed=1, task_seconds_mean=0.01, task_seconds_stdev=0.02,
                     sampled=sampled, executor="sequential", workers=1, trial=None)
         return (p.high - p.low) / p.sequential_seconds
 
@@ -113,7 +113,7 @@ def test_the_interval_narrows_as_the_sample_grows() -> None:
 
 
 def test_a_sequential_advice_predicts_the_sequential_time() -> None:
-    p = predict(tasks=4000, seed=2, task_seconds_mean=0.003, task_seconds_stdev=0.001,
+    p = extrapolate(tasks=4000, seed=2, task_seconds_mean=0.003, task_seconds_stdev=0.001,
                 sampled=3000, executor="sequential", workers=1, trial=None)
     assert p.recommended_seconds == p.sequential_seconds == pytest.approx(12)
     assert math.isclose(p.low + p.high, 2 * p.sequential_seconds, rel_tol=1e-3)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from concdoctor.confirm.policy import Candidate, Skipped, confirm
+from concdoctor.confirm.ledger import Candidate, Skipped
+from concdoctor.confirm.policy import confirm
 from concdoctor.diagnosis import Recommendation
 
 
@@ -134,7 +135,8 @@ def test_no_challenge_from_a_pool_the_model_cannot_help() -> None:
 
 # -- every revision path, with 1, 2 and 3 trials, adaptive or not ---------------------------
 
-from concdoctor.confirm.policy import MEASURED_FASTEST, MEASURED_SEQUENTIAL, Trial
+from concdoctor.confirm.ledger import Trial
+from concdoctor.confirm.policy import MEASURED_FASTEST, MEASURED_SEQUENTIAL
 from concdoctor.diagnosis import ResultsCheck
 
 SAME = ResultsCheck("same")

@@ -7,10 +7,10 @@ import sys
 import pytest
 
 from concdoctor import environment
-from concdoctor.child import runners as executors
+from concdoctor import executors as registry
 from concdoctor.decide import rules
 from concdoctor.decide.classify import classify
-from concdoctor.decide.metrics import Facts, build_metrics
+from concdoctor.decide.metrics import TargetFacts, build_metrics
 from concdoctor.decide.recommend import recommend
 from concdoctor.diagnosis import Environment, Evidence, Workload
 
@@ -19,9 +19,10 @@ PURE_PYTHON = Evidence(wall_seconds=2.0, cpu_seconds=2.0, thread_cpu_seconds=2.0
                        gil_fraction=1.0, released_fraction=0.0, samples=400)
 
 
-def advise(env: Environment, facts: Facts) -> tuple[str, str]:
+def advise(env: Environment, facts: TargetFacts) -> tuple[str, str]:
     kind = classify(PURE_PYTHON, cpu_count=env.cpu_count)
-    values = build_metrics(PURE_PYTHON, kind, Workload(tasks=8), env, facts)
+    workers = {"thread": 8, "process": 2, "asyncio": 8, "interpreter": 2, "dask": 2}
+    values = build_metrics(PURE_PYTHON, kind, Workload(tasks=8), env, facts, workers)
     advice = recommend(rules.load(), values)
     return advice.executor, advice.rule
 
@@ -41,34 +42,42 @@ def test_this_build() -> None:
 def test_free_threaded_build_sends_python_cpu_work_to_threads() -> None:
     env = Environment(python="3.14.0", cpu_count=2, gil_enabled=False,
                       free_threaded_build=True)
-    assert advise(env, Facts()) == ("thread", "free-threaded-python-cpu")
+    assert advise(env, TargetFacts()) == ("thread", "free-threaded-python-cpu")
 
 
 def test_free_threaded_build_with_the_gil_back_on_uses_processes() -> None:
     env = Environment(python="3.14.0", cpu_count=2, gil_enabled=True,
                       free_threaded_build=True)
-    assert advise(env, Facts())[0] == "process"
+    assert advise(env, TargetFacts())[0] == "process"
 
 
-def test_unpicklable_work_on_314_goes_to_sub_interpreters() -> None:
+def test_without_processes_python_work_goes_to_sub_interpreters() -> None:
     env = Environment(python="3.14.0", cpu_count=2)
-    facts = Facts(process_problem="cannot pickle a lambda", interpreter_available=True)
+    facts = TargetFacts(unavailable={"process": "this platform cannot start processes"})
     assert advise(env, facts) == ("interpreter", "cpu-python-interpreters")
 
 
-def test_unpicklable_work_before_314_stays_sequential() -> None:
-    env = Environment(python="3.12.1", cpu_count=2)
-    facts = Facts(process_problem="cannot pickle a lambda", interpreter_available=False)
+@pytest.mark.parametrize("python", ["3.12.1", "3.14.0"])
+def test_unpicklable_work_stays_sequential(python: str) -> None:
+    """Sub-interpreter pools pickle the function and its data too: no way in for either."""
+    env = Environment(python=python, cpu_count=2)
+    unavailable = {} if python >= "3.14" else {"interpreter": "needs Python 3.14"}
+    facts = TargetFacts(process_problem="cannot pickle a lambda", unavailable=unavailable)
     assert advise(env, facts) == ("sequential", "cpu-python-unpicklable")
 
 
-@pytest.mark.skipif(executors.interpreter_pool() is not None,
+@pytest.mark.skipif(environment.interpreter_pool() is not None,
                     reason="this Python has sub-interpreters")
 def test_interpreter_executor_refuses_before_314() -> None:
-    reason = executors.applicable("interpreter", is_coroutine=False)
+    reason = registry.get("interpreter").unavailable()
     assert reason is not None and "3.14" in reason
 
 
 def test_asyncio_needs_a_coroutine_function() -> None:
-    assert executors.applicable("asyncio", is_coroutine=False)
-    assert executors.applicable("asyncio", is_coroutine=True) is None
+    from concdoctor.child import runners
+
+    entry = registry.get("asyncio")
+    sync = runners.Task(abs, pass_item=True, is_coroutine=False)
+    assert "async def" in (runners.unavailable(entry, sync, [1]) or "")
+    coroutine = runners.Task(abs, pass_item=True, is_coroutine=True)
+    assert runners.unavailable(entry, coroutine, [1]) is None

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from concdoctor import api
-from concdoctor.child import runners as executors
+from concdoctor import api, environment
 from concdoctor.diagnosis import Diagnosis
 
 pytestmark = pytest.mark.e2e
@@ -92,7 +91,7 @@ def test_coroutine_blocking_its_loop_is_named_and_revised(in_repo: Path) -> None
 def test_compare_all_measures_every_applicable_executor(in_repo: Path) -> None:
     diagnosis = api.profile("examples.async_fetch:fetch_data", inputs=["a", "b", "c", "d"],
                             compare_all=True)
-    pool = {"interpreter"} if executors.interpreter_pool() else set()  # 3.13 + extra, 3.14
+    pool = {"interpreter"} if environment.interpreter_pool() else set()  # 3.13 + extra, 3.14
     assert set(diagnosis.confirmation.executors) == {"sequential", "thread", "process",
                                                      "asyncio", *pool}
     assert diagnosis.executor == "asyncio"

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from concdoctor import api
-from concdoctor.child import runners as executors
+from concdoctor import api, environment
 
 pytestmark = pytest.mark.e2e
-POOL = executors.interpreter_pool() is not None
+POOL = environment.interpreter_pool() is not None
 TARGETS = Path(__file__).resolve().parent / "targets"
 
 

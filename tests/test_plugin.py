@@ -128,7 +128,8 @@ def test_failure_message_has_the_failure_and_the_target_traceback() -> None:
 
 def test_marker_arguments_are_validated(tmp_path: Path) -> None:
     with pytest.raises(MarkerError, match=r"unknown argument 'foo' to @pytest.mark.concdoctor; "
-                                          r"known: compare_all, confirm, confirmed"):
+                                          r"known: adaptive, budget, cluster, compare, "
+                                          r"compare_all, confirm, confirmed"):
         parse_mark((), {"foo": 1}, tmp_path)
     with pytest.raises(MarkerError, match="did you mean 'min_speedup'"):
         parse_mark((), {"min_speedu": 2}, tmp_path)
@@ -146,8 +147,12 @@ def test_marks_merge_closest_first(tmp_path: Path) -> None:
     spec = parse_marks([((), {"kind": "io_bound", "trials": 1}),
                         ((), {"kind": ["mixed"], "timeout": 5, "rules": "rules.toml"})],
                        tmp_path)
-    assert spec.kind == ("io_bound",) and spec.trials == 1 and spec.timeout == 5.0
-    assert spec.rules == tmp_path / "rules.toml" and spec.has_expectations
+    assert spec.kind == ("io_bound",) and spec.defaults() == {
+        "trials": 1, "timeout": 5, "rules": tmp_path / "rules.toml"}
+    assert spec.has_expectations
+    closer_none = parse_marks([((), {"timeout": None}), ((), {"timeout": 5, "trials": 2})],
+                              tmp_path)
+    assert closer_none.defaults() == {"trials": 2}, "the closest mark wins, even with None"
 
 
 def test_session_table_merges_worker_rows_and_marks_status() -> None:
@@ -239,8 +244,9 @@ def test_expects_but_no_diagnosis():
     result = run(pytester, "--strict-markers")
     result.assert_outcomes(passed=1, failed=5)
     result.stdout.fnmatch_lines_random([
-        ("unknown argument 'foo' to @pytest.mark.concdoctor; known: compare_all, confirm, "
-         "confirmed, executor, kind, min_speedup, rules, timeout, trials"),
+        ("unknown argument 'foo' to @pytest.mark.concdoctor; known: adaptive, budget, "
+         "cluster, compare, compare_all, confirm, confirmed, executor, kind, min_speedup, "
+         "rate, rules, sample, sampling, seed, timeout, trials"),
         "@pytest.mark.concdoctor takes keyword arguments only, got positional ('io_bound')*",
         "@pytest.mark.concdoctor(kind='cpu'): unknown kind; known: io_bound*",
         "@pytest.mark.concdoctor(min_speedup=...) takes a number greater than 0, got -1",
@@ -432,8 +438,11 @@ def test_timeout(concdoctor):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--concdoctor-timeout", "soon"],
-     "*--concdoctor-timeout: expected seconds greater than 0, got 'soon'"),
-    (["--concdoctor-timeout", "0"], "*--concdoctor-timeout: expected seconds greater than 0*"),
+     "*--concdoctor-timeout: timeout must be a number of seconds above 0, got 'soon'"),
+    (["--concdoctor-timeout", "0"],
+     "*--concdoctor-timeout: timeout must be a number of seconds above 0, got 0.0"),
+    (["--concdoctor-trials", "0"],
+     "*--concdoctor-trials: trials must be a whole number of at least 1, got 0"),
     (["--concdoctor-rules", "nope.toml"], "*--concdoctor-rules: no such rules file: 'nope.toml'"),
     (["--concdoctor-rules", "bad.toml"], "*--concdoctor-rules: *bad.toml: invalid TOML*"),
     (["--concdoctor-report-dir", "bad.toml"],

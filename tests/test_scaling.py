@@ -84,3 +84,35 @@ def test_the_block_survives_the_json_report() -> None:
     entry = data["scaling"]["process"][0]
     assert set(entry) == {"workers", "cores", "predicted_speedup", "measured_speedup"}
     assert Diagnosis.from_json(d.to_json()).scaling == d.scaling
+
+
+@pytest.mark.parametrize(("idle", "gil", "tasks"), [
+    (0.95, 0.05, 200),   # waits: a thread count from the knee, beyond the usual sizes
+    (0.0, 1.0, 40),      # Python: processes
+    (0.5, 0.3, 100),     # mixed
+    (0.0, 0.05, 30),     # C that releases the GIL
+])
+def test_the_advice_predicts_what_its_curve_shows(idle: float, gil: float,
+                                                  tasks: int) -> None:
+    """One capacity model: the recommendation's predicted speedup is the scaling curve's
+    point at the advised worker count on this machine."""
+    from dataclasses import replace
+
+    from concdoctor.decide import rules
+    from concdoctor.decide.classify import classify
+    from concdoctor.decide.recommend import metrics_of, recommend
+
+    released = round(1.0 - idle - gil, 3)
+    evidence = Evidence(wall_seconds=tasks * 0.2, cpu_seconds=tasks * 0.2 * (1 - idle),
+                        thread_cpu_seconds=tasks * 0.2 * (1 - idle), task_seconds_median=0.2,
+                        task_seconds_max=0.2, task_seconds_mean=0.2, idle_fraction=idle,
+                        gil_fraction=gil, released_fraction=released, samples=400)
+    d = Diagnosis("m:f", Workload(tasks), Environment("3.11.7", cpu_count=2),
+                  evidence=evidence)
+    d = replace(d, classification=classify(evidence, cpu_count=2))
+    loaded = rules.load()
+    rec = recommend(loaded, metrics_of(d, loaded))
+    assert rec.executor != "sequential" and rec.predicted_speedup is not None
+    curve = scaling.curves(replace(d, recommendation=rec))[rec.executor]
+    point = next(p for p in curve if p.workers == rec.workers and p.cores == 2)
+    assert point.predicted_speedup == rec.predicted_speedup

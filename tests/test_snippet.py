@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from concdoctor.child.runners import interpreter_pool
 from concdoctor.conclude.snippet import snippet
 from concdoctor.diagnosis import (
     Confirmation,
@@ -25,6 +24,7 @@ from concdoctor.diagnosis import (
     ResultsCheck,
     Workload,
 )
+from concdoctor.environment import interpreter_pool
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = Environment(python=".".join(map(str, sys.version_info[:3])), cpu_count=2)

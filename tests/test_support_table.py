@@ -6,7 +6,7 @@ import re
 import sys
 from pathlib import Path
 
-from concdoctor.child import runners as executors
+from concdoctor import executors as registry
 
 ROOT = Path(__file__).resolve().parent.parent
 MARK = "<!-- support-table: kept true by tests/test_support_table.py -->"
@@ -39,13 +39,13 @@ def test_this_pythons_row_is_what_it_does() -> None:
     version = ".".join(map(str, sys.version_info[:2]))
     row = table()[version]
     interpreter = row["interpreter"]
-    reason = executors.applicable("interpreter", is_coroutine=False)
+    reason = registry.get("interpreter").unavailable()
     if reason is None:
         assert interpreter.startswith("measured")
     else:
         assert "skipped" in interpreter
         assert "3.14" in reason and ("backport" in interpreter or "3.14" in interpreter)
-    if executors.applicable("dask", is_coroutine=False) is None:
+    if registry.get("dask").unavailable() is None:
         assert row["dask"].startswith("measured")
     if getattr(sys, "_is_gil_enabled", lambda: True)():
         assert row["the GIL"].startswith(("on", "as the child reports"))

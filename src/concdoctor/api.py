@@ -30,6 +30,7 @@ def profile(
     compare: Iterable[str] | None = None,
     cluster: str | None = None,
     trials: int | None = None,
+    adaptive: bool | None = None,
     timeout: float | None = None,
     sampling: bool | None = None,
     rate: int | None = None,
@@ -45,18 +46,15 @@ def profile(
     ``func`` is a callable (run in a forked child, so functions defined in test modules
     work) or a ``"module:func"`` / ``"file.py:func"`` string (run with ``python -m``).
     Settings left at ``None`` come from ``options`` (by default, concdoctor's defaults
-    with ``[tool.concdoctor]`` of ./pyproject.toml): ``confirm`` (re-run the batch on the
-    advice), ``compare_all`` (measure every executor), ``compare`` (these executors
-    too, e.g. ``["dask"]``), ``cluster`` (a dask scheduler's address), ``trials`` (timed runs per
-    executor), ``timeout`` (seconds per phase), ``sampling`` and ``rate`` (py-spy),
-    ``budget`` (seconds of measuring: longer batches are sampled), ``seed`` and
-    ``sample`` (which and how many tasks a sample holds), ``rules`` (a rules TOML file).
+    with ``[tool.concdoctor]`` of ./pyproject.toml); each is the field of
+    :class:`~concdoctor.options.Options` of that name, which says what it does and
+    checks its value. ``compare`` takes executors' names (``["dask"]``, or one name).
     """
     options = (options or project_options()).given(
-        rules=Path(rules) if rules is not None else None, confirm=confirm,
-        compare_all=compare_all, compare=tuple(compare) if compare is not None else None,
-        cluster=cluster, trials=trials, timeout=timeout, sampling=sampling, rate=rate,
-        budget=budget, seed=seed, sample=sample)
+        rules=Path(rules) if isinstance(rules, str) else rules, confirm=confirm,
+        compare_all=compare_all, compare=_names(compare), cluster=cluster, trials=trials,
+        adaptive=adaptive, timeout=timeout, sampling=sampling, rate=rate, budget=budget,
+        seed=seed, sample=sample)
     if options.seed is None:  # chosen now, so that the report can give it
         options = options.given(seed=new_seed())
     items = _items(func, inputs, repeat, inputs_from)
@@ -78,6 +76,13 @@ def profile(
     if callable(func):
         return diagnose(replace(request, func=func, items=items))
     raise UsageError(f"func must be a callable or 'module:func', got {type(func).__name__}")
+
+
+def _names(names: Iterable[str] | None) -> tuple[str, ...] | None:
+    """Executors' names as Options holds them; one name on its own is one name."""
+    if names is None:
+        return None
+    return (names,) if isinstance(names, str) else tuple(names)
 
 
 def _items(func: object, inputs: Iterable[Any] | None, repeat: int | None,

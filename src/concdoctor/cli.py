@@ -13,7 +13,7 @@ import typer
 
 from concdoctor import __version__
 from concdoctor.errors import ConcdoctorError, Interrupted, UsageError
-from concdoctor.options import DEFAULTS, MAX_RATE, MIN_RATE
+from concdoctor.options import DEFAULTS, SETTINGS
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -47,11 +47,9 @@ def _root(
     """Which concurrency model will speed up this batch of calls, measured and confirmed."""
 
 
-def _default(name: str) -> str:
-    """How --help shows a setting's default: from the options, overridable per project."""
-    value = getattr(DEFAULTS, name)
-    shown = f"{value:g}" if isinstance(value, float) else str(value)
-    return f" (default: {shown}, or tool.concdoctor in pyproject.toml)"
+def _help(name: str) -> str:
+    """A setting's help as :class:`~concdoctor.options.Options` declares it."""
+    return SETTINGS[name].with_default()
 
 
 Inputs = Annotated[str | None, typer.Option(
@@ -60,46 +58,28 @@ InputsFrom = Annotated[str | None, typer.Option(
     help="module:ATTR holding the inputs: an iterable, or a function returning one.")]
 Repeat = Annotated[int | None, typer.Option(
     help="Call a function without arguments N times (N tasks).")]
-Rules = Annotated[Path | None, typer.Option(
-    help="A rules TOML file, tried before the built-in decision matrix.")]
-Confirm = Annotated[bool, typer.Option(
-    "--confirm/--no-confirm", help="Re-run the batch on the advice to measure it.")]
+# The settings' options: their help is the settings'; their values are checked by Options,
+# so that a bad one gets the same message here as in the API, the marker and the plugin.
+Rules = Annotated[Path | None, typer.Option(help=_help("rules"))]
+Confirm = Annotated[bool, typer.Option("--confirm/--no-confirm", help=_help("confirm"))]
 CompareOption = Annotated[str, typer.Option(
     help="What to measure beside the advice: 'recommended' (nothing more), 'all' (every "
     "local executor), or executors by name: 'dask' (a LocalCluster without --cluster), "
     "'all,dask', 'thread,process'.")]
-Cluster = Annotated[str | None, typer.Option(
-    show_default=False, help="A dask scheduler's address (default: DASK_SCHEDULER_ADDRESS): "
-    "the batch is measured on that cluster too.")]
-Budget = Annotated[float | None, typer.Option(
-    min=0.1, show_default=False, help="Seconds the measuring may take: a longer batch is "
-    "diagnosed on a sample and its full time predicted." + _default("budget"))]
-Seed = Annotated[int | None, typer.Option(
-    show_default=False, help="Seed of the sample (the report gives the one it used).")]
-Sample = Annotated[int | None, typer.Option(
-    min=1, show_default=False, help="Diagnose exactly this many tasks (with --seed: the "
-    "same ones again). Default: as many as the budget allows.")]
-Trials = Annotated[int | None, typer.Option(
-    min=1, show_default=False,
-    help="Timed runs per executor (the most, when adaptive)." + _default("trials"))]
+Cluster = Annotated[str | None, typer.Option(show_default=False, help=_help("cluster"))]
+Budget = Annotated[float | None, typer.Option(show_default=False, help=_help("budget"))]
+Seed = Annotated[int | None, typer.Option(show_default=False, help=_help("seed"))]
+Sample = Annotated[int | None, typer.Option(show_default=False, help=_help("sample"))]
+Trials = Annotated[int | None, typer.Option(show_default=False, help=_help("trials"))]
 Adaptive = Annotated[bool | None, typer.Option(
-    "--adaptive/--exact-trials", show_default=False,
-    help="Stop an executor's trials once they settle the decision, or run all of them."
-    + _default("adaptive"))]
-Timeout = Annotated[float | None, typer.Option(
-    min=0.1, show_default=False, help="Seconds any one phase may take before the child "
-    "tree is ended." + _default("timeout"))]
-Sampling = Annotated[bool, typer.Option(
-    "--sampling/--no-sampling", help="Sample the baseline with py-spy.")]
+    "--adaptive/--exact-trials", show_default=False, help=_help("adaptive"))]
+Timeout = Annotated[float | None, typer.Option(show_default=False, help=_help("timeout"))]
+Sampling = Annotated[bool, typer.Option("--sampling/--no-sampling", help=_help("sampling"))]
 Rate = Annotated[int | None, typer.Option(
-    "--sampling-rate", min=MIN_RATE, max=MAX_RATE, show_default=False,
-    help="py-spy samples per second (the GIL samplers run faster); more is finer and "
-    "costlier."
-    + _default("rate"))]
+    "--sampling-rate", show_default=False, help=_help("rate"))]
 JsonPath = Annotated[Path | None, typer.Option(
     "--json", help="Also write the JSON report to this file.")]
-ReportDir = Annotated[Path, typer.Option(
-    help="Folder that gets a sub-folder of reports per run.")]
+ReportDir = Annotated[Path, typer.Option(help=_help("report_dir"))]
 Save = Annotated[bool, typer.Option("--save/--no-save", help="Write the report folder.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")]
 
@@ -123,13 +103,13 @@ def profile(
     from concdoctor.options import project_options
     from concdoctor.target import InputSpec, TargetSpec
 
-    spec = InputSpec.from_options(inputs=inputs, inputs_from=inputs_from, repeat=repeat)
-    TargetSpec.parse(target)
     options = project_options().given(
         rules=rules, confirm=confirm, compare_all="all" in compare.split(","),
         compare=_compared(compare), cluster=cluster, budget=budget,
         seed=seed, sample=sample, trials=trials, adaptive=adaptive, timeout=timeout,
         sampling=sampling, rate=rate, report_dir=report_dir)
+    spec = InputSpec.from_options(inputs=inputs, inputs_from=inputs_from, repeat=repeat)
+    TargetSpec.parse(target)
     console = _console(stderr=True)
     command = shlex.join(["concdoctor", *sys.argv[1:]])
     from concdoctor.progress import PhaseProgress

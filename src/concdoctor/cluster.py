@@ -30,6 +30,11 @@ def installed() -> bool:
     return importlib.util.find_spec("distributed") is not None
 
 
+def missing() -> str | None:
+    """Why the dask executor cannot run here, or None."""
+    return None if installed() else f"the dask executor needs dask.distributed: {EXTRA}"
+
+
 def check(where: str, timeout: float = CONNECT_SECONDS) -> int:
     """The number of worker threads of the scheduler at ``where``; a one-line
     :class:`UsageError` when it cannot be reached (checked before anything is timed)."""

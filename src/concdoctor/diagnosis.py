@@ -2,7 +2,7 @@
 
 A :class:`Diagnosis` is plain, frozen data. The CLI, the pytest fixture and every
 renderer consume it; it serialises to the versioned JSON report (``schema_version`` 1,
-see DESIGN.md) and loads back from it, so a saved report can be re-rendered without
+described in README's "Reports") and loads back from it, so a saved report can be re-rendered without
 re-running anything.
 """
 
@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from concdoctor.options import EXECUTOR_NAMES
+from concdoctor import executors as registry
 
 SCHEMA_VERSION = 1
 
@@ -25,7 +25,9 @@ KINDS = (
     "overhead_bound",
     "already_parallel",
 )
-EXECUTORS = EXECUTOR_NAMES
+EXECUTORS = registry.names()
+"""The contract's executor names (those registered when concdoctor loads; a registered
+toy or plugin executor is known to :mod:`concdoctor.executors` too)."""
 
 
 class ReportSchemaError(ValueError):
@@ -176,6 +178,9 @@ class Recommendation:
     """The rule whose advice the measurement overturned."""
     snippet: str | None = None
     """The few lines of Python that apply this advice to the user's own call."""
+    predicted_speedup: float | None = None
+    """The capacity model's speedup for this executor and worker count on this machine
+    (the scaling curve's point there, before any measurement scales it)."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ run time) that this machine cannot install.
 
 from __future__ import annotations
 
+import functools
 import platform
 import sys
 import sysconfig
@@ -13,7 +14,6 @@ from collections.abc import Callable
 
 from concdoctor import __version__
 from concdoctor.baseline import stacks as sampling
-from concdoctor.child import runners as executors
 from concdoctor.cores import cpu_count
 from concdoctor.diagnosis import Environment
 
@@ -30,7 +30,7 @@ def describe(*, is_gil_enabled: Callable[[], bool] | None = None,
         free_threaded_build=free_threaded_build,
         implementation=platform.python_implementation(),
         platform=f"{platform.system()} {platform.release()} {platform.machine()}",
-        start_method=executors.start_method(), concdoctor=__version__,
+        start_method=start_method(), concdoctor=__version__,
         py_spy=sampling.py_spy_version(sampling.find_py_spy()), yappi=_yappi_version(),
     )
 
@@ -41,3 +41,43 @@ def _yappi_version() -> str | None:
         return version("yappi")
     except Exception:  # metadata lookups fail in many ways; the version is only shown
         return None
+
+
+def start_method() -> str:
+    import multiprocessing
+
+    return multiprocessing.get_start_method(allow_none=False)
+
+
+# Sub-interpreters: one GIL each, in one process (PEP 734). The standard library's
+# InterpreterPoolExecutor on 3.14+; on 3.13 the backport, whose import crashes on 3.12.
+BACKPORT = "interpreters-pep-734"
+
+
+@functools.lru_cache(maxsize=1)
+def interpreter_pool() -> type | None:
+    """InterpreterPoolExecutor where this Python has one (3.14+, or 3.13 with the
+    backport), else None."""
+    import concurrent.futures as cf
+
+    found = getattr(cf, "InterpreterPoolExecutor", None)
+    if found is not None or sys.version_info[:2] != (3, 13):
+        return found
+    try:
+        from interpreters_backport.concurrent.futures import (  # type: ignore[import-not-found]
+            InterpreterPoolExecutor,
+        )
+    except ImportError:
+        return None
+    return InterpreterPoolExecutor
+
+
+def interpreter_unavailable() -> str | None:
+    """Why this Python has no interpreter pool (the fix in the words), or None."""
+    if interpreter_pool() is not None:
+        return None
+    version = ".".join(map(str, sys.version_info[:2]))
+    if sys.version_info[:2] == (3, 13):
+        return (f"sub-interpreters on Python 3.13 need the {BACKPORT} backport: "
+                "pip install 'concdoctor[interpreters]'")
+    return f"InterpreterPoolExecutor needs Python 3.14, or 3.13 with {BACKPORT} (this is {version})"

@@ -1,9 +1,13 @@
-"""How a diagnosis runs: every setting and its default, in one place.
+"""How a diagnosis runs: every setting, its default, its help and its checks, in one place.
 
-The command line, the Python API, the pytest fixture, the marker and the plugin's
-``--concdoctor-*`` options all start from :data:`DEFAULTS` and override what the user
-gave; ``concdoctor profile --help`` shows these values. Validation lives here too, so
-that each way in rejects a bad value with the same one-line message.
+Each field of :class:`Options` is declared once, with :func:`_about`: its default, the
+help every way in shows, and the ways in that do not offer it. The ways in are the
+command line (``concdoctor profile``), :func:`concdoctor.api.profile`, the pytest
+fixture's ``profile()``, ``@pytest.mark.concdoctor(...)``, the plugin's
+``--concdoctor-*`` options and ``[tool.concdoctor]`` in pyproject.toml (:data:`WAYS`);
+:data:`SETTINGS` says how each spells each setting, and a test holds every way in to
+it. All of them start from :data:`DEFAULTS` and override what the user gave, and
+validation lives here, so that each way in rejects a bad value with the same message.
 
 This module imports nothing heavy: the pytest plugin reads it in every test session.
 """
@@ -12,63 +16,101 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, fields, replace
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from concdoctor import executors as registry
 from concdoctor.errors import UsageError
 
-EXECUTOR_NAMES = ("sequential", "thread", "process", "asyncio", "interpreter", "dask")
-"""The executors' names (the contract's; :data:`concdoctor.diagnosis.EXECUTORS`)."""
 MIN_RATE, MAX_RATE = 1, 1000
 """py-spy samples per second, per sampler."""
+WAYS = ("cli", "api", "fixture", "marker", "plugin", "project")
+"""The ways a setting comes in: ``concdoctor profile``'s options, the keyword arguments
+of ``api.profile`` and of the fixture's ``profile()``, the marker's arguments, the pytest
+plugin's ``--concdoctor-*`` options, the keys of ``[tool.concdoctor]``."""
+CALLS = ("api", "fixture", "marker")
+"""The ways in that say no more than the call's own arguments: what a test or a script
+passes per diagnosis. ``report_dir`` and ``project`` are the session's, not the call's."""
 
 
 class OptionError(UsageError):
     """A setting out of range; the message names it and the range."""
 
 
+def _about(help: str, *, metavar: str = "", absent: tuple[str, ...] = (),
+           **spelled: str) -> dict[str, Any]:
+    """A field's declaration beside its default: its help, the ways in that do not offer
+    it (``absent``; why is said beside the field) and how a way spells it where that is
+    not the usual ``--name`` / ``--concdoctor-name`` / ``name``."""
+    unknown = sorted((set(absent) | set(spelled)) - set(WAYS))
+    if unknown:
+        raise ValueError(f"no way in is called {unknown[0]!r}; the ways are {WAYS}")
+    if set(spelled) & set(CALLS):
+        raise ValueError("a call's keyword argument is the field's name: given() takes those")
+    return {"help": help, "metavar": metavar, "absent": absent, "spelled": spelled}
+
+
 @dataclass(frozen=True)
 class Options:
     """The settings of one diagnosis (not what to diagnose: that is the target)."""
 
-    confirm: bool = True
-    """Re-run the batch on the advice to measure the speedup."""
-    compare_all: bool = False
-    """Measure every applicable executor, not only the advice."""
-    compare: tuple[str, ...] = ()
-    """Executors to measure beside the advice (one trial each, more if they look faster)."""
-    cluster: str | None = None
-    """The dask scheduler's address (else DASK_SCHEDULER_ADDRESS): the batch is measured on
-    that cluster too."""
-    trials: int = 3
-    """Timed runs per executor (the most, when adaptive)."""
-    adaptive: bool = True
-    """Stop measuring an executor once its trials settle the decision."""
-    timeout: float = 300.0
-    """Seconds any one phase may take before the child process tree is ended."""
-    sampling: bool = True
-    """Sample the baseline with py-spy."""
-    rate: int = 100
-    """py-spy samples per second for the idle and active samplers; the two GIL samplers
-    run faster (``sampling.gil_rate``)."""
-    budget: float = 30.0
-    """Seconds the measuring may take; a batch too long for it is diagnosed on a sample,
-    and its full time predicted."""
-    seed: int | None = None
-    """Seed of the sample; None: a random one, reported so the run can be repeated."""
-    sample: int | None = None
-    """Diagnose exactly this many tasks (with ``seed``: the same ones as a report's run);
-    None: as many as the budget allows."""
-    rules: Path | None = None
-    """A rules TOML file tried before the built-in decision matrix."""
-    project: Path | None = None
-    """The folder whose pyproject.toml ``[tool.concdoctor]`` gave the settings, and gives
-    the rules when ``rules`` is None (None: the current folder)."""
-    report_dir: Path = Path(".concdoctor")
-    """Folder that gets a sub-folder of reports per run."""
+    # [tool.concdoctor] sets how a project is measured (trials, adaptive, timeout, rate,
+    # budget, seed); whether to confirm, what else to measure and where are the run's.
+    confirm: bool = field(default=True, metadata=_about(
+        "Re-run the batch on the advice to measure the speedup.", absent=("project",)))
+    compare_all: bool = field(default=False, metadata=_about(
+        "Measure every local executor, not only the advice.", absent=("project",),
+        cli="--compare"))  # the command line's --compare all
+    compare: tuple[str, ...] = field(default=(), metadata=_about(
+        "Executors to measure beside the advice, by name (one trial each, more if "
+        "they look faster).", metavar="NAMES", absent=("project",)))
+    cluster: str | None = field(default=None, metadata=_about(
+        "A dask scheduler's address (default: DASK_SCHEDULER_ADDRESS): the batch is "
+        "measured on that cluster too.", metavar="ADDRESS", absent=("project",)))
+    trials: int = field(default=3, metadata=_about(
+        "Timed runs per executor (the most, when adaptive).", metavar="N"))
+    adaptive: bool = field(default=True, metadata=_about(
+        "Stop an executor's trials once they settle the decision (else run all "
+        "of them).", cli="--adaptive", plugin="--concdoctor-exact-trials"))
+    timeout: float = field(default=300.0, metadata=_about(
+        "Seconds any one phase may take before the child process tree is ended.",
+        metavar="SECONDS"))
+    sampling: bool = field(default=True, metadata=_about(
+        "Sample the baseline with py-spy.", absent=("project",)))
+    rate: int = field(default=100, metadata=_about(
+        "py-spy samples per second (the GIL samplers run faster); more is finer and "
+        "costlier.", metavar="N", cli="--sampling-rate", plugin="--concdoctor-sampling-rate",
+        project="sampling_rate"))
+    budget: float = field(default=30.0, metadata=_about(
+        "Seconds the measuring may take: a longer batch is diagnosed on a sample and "
+        "its full time predicted.", metavar="SECONDS"))
+    seed: int | None = field(default=None, metadata=_about(
+        "Seed of the sample (default: a random one, which the report gives so that "
+        "the run can be repeated).", metavar="N"))
+    # a count of tasks belongs to one batch, not to a session or a project
+    sample: int | None = field(default=None, metadata=_about(
+        "Diagnose exactly this many tasks (with the seed: the same ones again). "
+        "Default: as many as the budget allows.", metavar="N", absent=("plugin", "project")))
+    # [tool.concdoctor] gives rules itself (its rules key and rule tables: decide.rules)
+    rules: Path | None = field(default=None, metadata=_about(
+        "A rules TOML file, tried before the built-in decision matrix.",
+        metavar="FILE", absent=("project",)))
+    # where the settings were read: set by project_options, not given
+    project: Path | None = field(default=None, metadata=_about(
+        "The folder whose pyproject.toml [tool.concdoctor] gave the settings, and "
+        "gives the rules when no rules file is (default: the current folder).",
+        metavar="DIR", absent=WAYS))
+    # reports are written by the command line and the plugin, not per call or project
+    report_dir: Path = field(default=Path(".concdoctor"), metadata=_about(
+        "Folder that gets a sub-folder of reports per run.",
+        metavar="DIR", absent=(*CALLS, "project")))
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
             raise OptionError(f"trials must be a whole number of at least 1, got {self.trials!r}")
         if not _positive(self.timeout):
@@ -78,10 +120,10 @@ class Options:
         if self.seed is not None and (isinstance(self.seed, bool)
                                       or not isinstance(self.seed, int)):
             raise OptionError(f"seed must be a whole number, got {self.seed!r}")
-        unknown = [name for name in self.compare if name not in EXECUTOR_NAMES]
+        unknown = [name for name in self.compare if not registry.known(name)]
         if unknown:
             raise OptionError(f"unknown executor {unknown[0]!r} to compare; use "
-                              f"{', '.join(EXECUTOR_NAMES)} or all")
+                              f"{', '.join(registry.names())} or all")
         if self.sample is not None and (isinstance(self.sample, bool)
                                         or not isinstance(self.sample, int) or self.sample < 1):
             raise OptionError(f"sample must be a whole number of at least 1, got {self.sample!r}")
@@ -105,10 +147,85 @@ def _positive(value: Any) -> bool:
             and math.isfinite(value) and value > 0)
 
 
+_TYPE_NAMES = {bool: "True or False", Path: "a path", str: "text"}
+"""The field types checked by type alone, and how a message names them."""
+
+
+def _check_types(options: Options) -> None:
+    """Flags, paths and text of the right type (numbers have their ranges checked)."""
+    for name, setting in SETTINGS.items():
+        value = getattr(options, name)
+        if setting.type in _TYPE_NAMES and not (
+                isinstance(value, setting.type) or (value is None and setting.default is None)):
+            raise OptionError(f"{name} must be {_TYPE_NAMES[setting.type]}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One field of :class:`Options` as the ways in present it."""
+
+    name: str
+    type: type
+    """The value's type, without ``None`` (``tuple`` for a list of names)."""
+    default: Any
+    help: str
+    metavar: str
+    ways: Mapping[str, str]
+    """Each way in that offers the setting, and how it spells it: a flag of the command
+    line or the plugin, a keyword argument, a key of ``[tool.concdoctor]``."""
+
+    def with_default(self) -> str:
+        """The help, and the default where a project may change it (help shows both)."""
+        if "project" not in self.ways or self.default is None:
+            return self.help
+        shown = f"{self.default:g}" if isinstance(self.default, float) else str(self.default)
+        return f"{self.help} (default: {shown}, or tool.concdoctor in pyproject.toml)"
+
+
+def _spelling(way: str, name: str, default: Any) -> str:
+    """How a way in spells a setting unless the field says otherwise. The plugin's flags
+    only change a default, so one that is on by default is spelled ``--concdoctor-no-``."""
+    dashed = name.replace("_", "-")
+    if way == "cli":
+        return f"--{dashed}"
+    if way == "plugin":
+        return f"--concdoctor-no-{dashed}" if default is True else f"--concdoctor-{dashed}"
+    return name
+
+
+def _without_none(hint: Any) -> type:
+    """``int`` for ``int | None``, ``tuple`` for ``tuple[str, ...]``."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        hint = next(kind for kind in typing.get_args(hint) if kind is not type(None))
+    return typing.get_origin(hint) or hint
+
+
+def _describe() -> dict[str, Setting]:
+    hints = typing.get_type_hints(Options)
+    described: dict[str, Setting] = {}
+    for each in fields(Options):
+        meta = each.metadata
+        ways = {way: meta["spelled"].get(way) or _spelling(way, each.name, each.default)
+                for way in WAYS if way not in meta["absent"]}
+        described[each.name] = Setting(each.name, _without_none(hints[each.name]),
+                                       each.default, meta["help"], meta["metavar"], ways)
+    return described
+
+
+SETTINGS = _describe()
+"""Every setting by name, in the order :class:`Options` declares them."""
+
+
+def offered(way: str) -> list[Setting]:
+    """The settings ``way`` offers, in declaration order."""
+    if way not in WAYS:
+        raise ValueError(f"no way in is called {way!r}; the ways are {WAYS}")
+    return [setting for setting in SETTINGS.values() if way in setting.ways]
+
+
 DEFAULTS = Options()
 
-PROJECT_KEYS = {"budget": "budget", "trials": "trials", "adaptive": "adaptive",
-                "timeout": "timeout", "sampling_rate": "rate", "seed": "seed"}
+PROJECT_KEYS = {setting.ways["project"]: setting.name for setting in offered("project")}
 """Settings a project may set in ``[tool.concdoctor]`` of its pyproject.toml, by key."""
 
 

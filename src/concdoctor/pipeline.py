@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from concdoctor import environment, runner
+from concdoctor import executors as registry
 from concdoctor.baseline import budget
 from concdoctor.baseline.evidence import measure_baseline
 from concdoctor.conclude import findings
@@ -27,7 +28,7 @@ from concdoctor.confirm import policy as confirm
 from concdoctor.confirm import trials
 from concdoctor.decide import capacity as scaling
 from concdoctor.decide.classify import classify
-from concdoctor.decide.recommend import metrics_of, recommend
+from concdoctor.decide.recommend import metrics_of, predicted_speedup, recommend
 from concdoctor.decide.rules import RuleSet
 from concdoctor.diagnosis import Diagnosis, Workload
 from concdoctor.options import DEFAULTS, Options
@@ -88,7 +89,7 @@ def diagnose(request: Request) -> Diagnosis:
             diagnosis = _recommended(diagnosis, request.rules)
             if options.confirm:
                 diagnosis = _confirmed(diagnosis, process, request, clock)
-            diagnosis = _predicted(diagnosis, request.rules)
+            diagnosis = _predicted(diagnosis)
             diagnosis = _scaled(diagnosis)
             diagnosis = _profiled(diagnosis, process, request, clock)
         except StageFailed as failed:
@@ -128,8 +129,10 @@ def _short_json(request: Request) -> str | None:
 
 def _baseline(d: Diagnosis, process: ChildRunner, ready: Ready, request: Request) -> Diagnosis:
     """The batch (or a sample of it) once, sequentially, under py-spy: the evidence."""
-    io_workers = request.rules.workers("thread", tasks=ready.tasks,
-                                       cpu_count=d.environment.cpu_count)
+    # the widest pool the batch may get: a sample of waiting work keeps it busy
+    io_workers = max(request.rules.workers(e.name, tasks=ready.tasks,
+                                           cpu_count=d.environment.cpu_count)
+                     for e in registry.pools() if e.kneed)
     baseline = measure_baseline(process, ready, request.options, request.progress, io_workers)
     return _noted(replace(d, evidence=baseline.evidence), *baseline.notes)
 
@@ -154,25 +157,28 @@ def _confirmed(d: Diagnosis, process: ChildRunner, request: Request, clock: Cloc
     """The batch re-run on the advice (and on alternatives when it falls short)."""
     assert d.evidence is not None and d.recommendation is not None
     options = request.options
-    predicted = trials.predicted(metrics_of(d, request.rules))
-    also = (*options.compare, *(("dask",) if request.scheduler else ()))
-    dask = "dask" in also  # a cluster costs seconds to start: only when named
+    metrics = metrics_of(d, request.rules)
+    predicted = trials.predicted(metrics)
+    on_cluster = (e.name for e in registry.pools() if e.on_cluster and request.scheduler)
+    also = (*options.compare, *on_cluster)
     confirmation, recommendation = confirm.confirm(
         d.recommendation, baseline_seconds=d.evidence.wall_seconds,
         measure=trials.measure_in(process, d, options.timeout, request.progress,
                                   request.scheduler),
-        alternatives=trials.alternatives(d, request.rules, predicted, dask),
+        alternatives=trials.alternatives(d, request.rules, predicted, also),
         trials=options.trials, compare_all=options.compare_all, progress=request.progress,
         expected=predicted, adaptive=options.adaptive, time_left=clock.left, also=also)
+    if recommendation is not d.recommendation:  # revised: the model's word on the new one
+        recommendation = replace(recommendation, predicted_speedup=predicted_speedup(
+            recommendation.executor, recommendation.workers, metrics))
     return replace(d, confirmation=confirmation, recommendation=recommendation)
 
 
-def _predicted(d: Diagnosis, rules: RuleSet) -> Diagnosis:
+def _predicted(d: Diagnosis) -> Diagnosis:
     """The whole batch's times, predicted, when the diagnosis ran on a sample."""
     if d.evidence is None or d.evidence.sampled_tasks is None or d.recommendation is None:
         return d
-    model = trials.predicted(metrics_of(d, rules))
-    return replace(d, prediction=trials.prediction(d, model))
+    return replace(d, prediction=trials.prediction(d))
 
 
 def _scaled(d: Diagnosis) -> Diagnosis:

@@ -1,8 +1,8 @@
 """The baseline stage: the whole batch once, sequentially, under py-spy -> Evidence.
 
-The child times every task and accounts for the worker thread's CPU; three py-spy
-samplers (:mod:`concdoctor.baseline.stacks`) watch it meanwhile. This module starts and stops
-them around the baseline, decides when their samples are too few to trust (the evidence
+The child times every task and accounts for the worker thread's CPU; four py-spy
+samplers (:mod:`concdoctor.baseline.stacks`) watch it meanwhile. This module starts and
+stops them around the baseline, decides when their samples are too few to trust (the evidence
 is then *degraded*: the answer comes from CPU time alone), and blends the two sources
 into the idle / GIL-held / GIL-released shares.
 """
@@ -46,7 +46,7 @@ def measure_baseline(child: ChildRunner, ready: Ready, options: Options, progres
     """Run the baseline under the samplers: the whole batch when it fits its share of the
     budget, else a sample (sized to keep ``io_workers`` busy when the tasks wait)."""
     if options.sample is not None and options.sample < ready.held:
-        run = Pass(TooBig((), 0.0, 0.0), None, None)  # asked for: go straight to it
+        run = SampledRun(TooBig((), 0.0, 0.0), None, None)  # asked for: go straight to it
     else:
         first = RunBaseline(keep_results=options.confirm,
                             deadline=budget.BASELINE_SHARE * options.budget,
@@ -122,7 +122,7 @@ def _sample_size(too_big: TooBig, ready: Ready, options: Options, io_workers: in
 
 
 @dataclass(frozen=True)
-class Pass:
+class SampledRun:
     """One baseline request under fresh samplers."""
 
     done: BaselineDone | TooBig
@@ -138,7 +138,7 @@ class Pass:
 
 
 def _sampled(child: ChildRunner, ready: Ready, options: Options, progress: Progress,
-             request: RunBaseline, what: str) -> Pass:
+             request: RunBaseline, what: str) -> SampledRun:
     """One baseline request under fresh samplers: its answer, the shares, and why the
     evidence is degraded (None if it is not)."""
     samplers, degraded = _start_sampling(child.pid, options, progress)
@@ -162,7 +162,7 @@ def _sampled(child: ChildRunner, ready: Ready, options: Options, progress: Progr
             samplers.directory_cleanup()
     if isinstance(done, BaselineDone):
         degraded = degraded or _unreliable(shares, done, options.rate)
-    return Pass(done, shares, degraded, busy, shared,
+    return SampledRun(done, shares, degraded, busy, shared,
                 one_core=samplers is not None and not samplers.own_core)
 
 

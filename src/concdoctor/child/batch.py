@@ -22,6 +22,7 @@ from concdoctor.child import results, statecheck
 from concdoctor.child import runners as executors
 from concdoctor.child.resolve import Resolved
 from concdoctor.diagnosis import ResultsCheck
+from concdoctor.executors import SEQUENTIAL
 from concdoctor.protocol import (
     BaselineDone,
     Failed,
@@ -44,7 +45,7 @@ Send = Callable[[Progress], None]
 
 
 @dataclass
-class Run:
+class ChildState:
     """What the child keeps between requests: the tasks chosen, the baseline's results."""
 
     resolved: Resolved
@@ -106,7 +107,7 @@ def _thread_counters() -> tuple[float, int, int, float]:
     return time.thread_time(), usage.ru_nvcsw, usage.ru_nivcsw, delay
 
 
-def run_baseline(run: Run, request: RunBaseline, send: Send) -> BaselineDone | TooBig | Failed:
+def run_baseline(run: ChildState, request: RunBaseline, send: Send) -> BaselineDone | TooBig | Failed:
     """The chosen tasks once, sequentially, each timed; see :class:`RunBaseline`."""
     held = run.resolved.items
     chosen = (held if request.sample is None else
@@ -142,7 +143,7 @@ def _pickled_size(item: Any, result: Any) -> int:
         return 0
 
 
-def _timed_loop(run: Run, request: RunBaseline, chosen: Sequence[Any], loop: Any,
+def _timed_loop(run: ChildState, request: RunBaseline, chosen: Sequence[Any], loop: Any,
                 ticker: Ticker) -> BaselineDone | TooBig | Failed:
     task, record = run.resolved.task, run.record
     walls: list[float] = []
@@ -200,7 +201,7 @@ def _writes(watch: statecheck.Watch | None) -> tuple[str, ...]:
         return ()
 
 
-def run_trial(run: Run, request: RunTrial, send: Send) -> TrialDone:
+def run_trial(run: ChildState, request: RunTrial, send: Send) -> TrialDone:
     """The chosen tasks once on ``request.executor``, their results checked."""
     executor = request.executor
     ticker = Ticker(send, len(run.tasks))
@@ -215,7 +216,7 @@ def run_trial(run: Run, request: RunTrial, send: Send) -> TrialDone:
         raised = f"{type(exc).__name__}: {exc}"
         return TrialDone(executor, raised=raised, check=ResultsCheck("raised", got=raised))
     check = None
-    if run.record is not None and executor != "sequential":  # sequential is the reference
+    if run.record is not None and executor != SEQUENTIAL:  # the reference
         check = run.record.compare(done.results, run.tasks, run.varies)
     return TrialDone(executor, seconds=done.seconds, check=check,
                      task_seconds_mean=done.task_seconds_mean, concurrency=done.concurrency,

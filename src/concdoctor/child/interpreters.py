@@ -18,37 +18,6 @@ import functools
 import sys
 from typing import Any
 
-BACKPORT = "interpreters-pep-734"
-
-
-@functools.lru_cache(maxsize=1)
-def pool_class() -> type | None:
-    """InterpreterPoolExecutor where this Python has one (3.14+, or 3.13 with the
-    backport), else None."""
-    import concurrent.futures as cf
-
-    found = getattr(cf, "InterpreterPoolExecutor", None)
-    if found is not None or sys.version_info[:2] != (3, 13):
-        return found
-    try:
-        from interpreters_backport.concurrent.futures import (  # type: ignore[import-not-found]
-            InterpreterPoolExecutor,
-        )
-    except ImportError:
-        return None
-    return InterpreterPoolExecutor
-
-
-def unavailable() -> str | None:
-    """Why this Python has no interpreter pool (the fix in the words), or None."""
-    if pool_class() is not None:
-        return None
-    version = ".".join(map(str, sys.version_info[:2]))
-    if sys.version_info[:2] == (3, 13):
-        return (f"sub-interpreters on Python 3.13 need the {BACKPORT} backport: "
-                "pip install 'concdoctor[interpreters]'")
-    return f"InterpreterPoolExecutor needs Python 3.14, or 3.13 with {BACKPORT} (this is {version})"
-
 
 def setup_script() -> str:
     """Run first in each interpreter: the child's ``sys.path``, so the target imports."""

@@ -18,10 +18,10 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from concdoctor import executors as registry
 from concdoctor.child import interpreters as subinterpreters
-
-SHIPPING = ("process", "interpreter", "dask")
-"""Executors that pickle the function, its inputs and its results."""
+from concdoctor.environment import interpreter_pool
+from concdoctor.executors import Executor
 
 
 class ExecutorUnavailable(Exception):
@@ -131,89 +131,135 @@ def result_pickling_problem(result: Any) -> str | None:
     return None
 
 
-def interpreter_pool() -> type | None:
-    """InterpreterPoolExecutor where this Python has one (see :mod:`subinterpreters`)."""
-    return subinterpreters.pool_class()
-
-
-def applicable(executor: str, *, is_coroutine: bool) -> str | None:
-    """Why ``executor`` does not apply to this target at all, or None."""
-    if executor == "asyncio" and not is_coroutine:
-        return "asyncio needs an async def function; this one is synchronous"
-    if executor == "interpreter":
-        return subinterpreters.unavailable()
-    if executor == "dask":
-        from concdoctor import cluster
-
-        return None if cluster.installed() else (
-            f"the dask executor needs dask.distributed: {cluster.EXTRA}")
-    return None
-
-
 _PICKLED: weakref.WeakKeyDictionary[Task, tuple[Sequence[Any], str | None]] = (
     weakref.WeakKeyDictionary())
 """Each task's pickling check, with the inputs it was made on: trials repeat the batch."""
 
 
-def _unavailable(executor: str, task: Task, items: Sequence[Any]) -> str | None:
+def unavailable(executor: Executor, task: Task, items: Sequence[Any]) -> str | None:
     """Why ``executor`` cannot run this batch, checked before the clock starts (the
-    pickling once for a task and its inputs; the sub-interpreter import once a module)."""
-    reason = applicable(executor, is_coroutine=task.is_coroutine)
-    if reason is None and executor in SHIPPING:
+    pickling once for a task and its inputs; a runner's own ``check`` in :func:`run_batch`)."""
+    if executor.needs_coroutine and not task.is_coroutine:
+        return f"{executor.name} needs an async def function; this one is synchronous"
+    reason = executor.unavailable()
+    if reason is None and executor.ships:
         checked = _PICKLED.get(task)
         if checked is None or checked[0] is not items:
             checked = _PICKLED[task] = (items, pickling_problem(task, items))
         reason = checked[1]
-    if reason is None and executor == "interpreter":
-        reason = subinterpreters.import_problem(getattr(task.func, "__module__", None))
     return reason
 
 
+@dataclass(frozen=True)
+class Ran:
+    """What a runner hands back: each task's ``(value, start, end, bytes)`` in the items'
+    order, the memory per worker when it can tell, and seconds of the run that were
+    concdoctor's own (shipping code to a cluster), not the batch's."""
+
+    rows: list[tuple[Any, float, float, int]]
+    worker_bytes: int | None = None
+    own_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What every runner is given: the task, the items, the pool's size and chunks, a
+    callback counting results, the seconds before a stuck pool is abandoned, and a
+    scheduler's address (for a cluster)."""
+
+    task: Task
+    items: Sequence[Any]
+    workers: int
+    chunksize: int = 1
+    count: Callable[[int], None] = lambda done: None
+    timeout: float | None = None
+    scheduler: str | None = None
+
+
 def run_batch(
-    executor: str, task: Task, items: Sequence[Any], *, workers: int, chunksize: int = 1,
+    name: str, task: Task, items: Sequence[Any], *, workers: int, chunksize: int = 1,
     on_result: Callable[[int], None] | None = None, timeout: float | None = None,
     scheduler: str | None = None,
 ) -> BatchRun:
-    """Run every item once on ``executor``, timed from the pool's start to its shutdown:
-    the results in the order of the items (kept for the results check, as the user's code
-    keeps them) and when each task ran. ``on_result(done)`` follows the results. An
-    interpreter pool that has not finished within ``timeout`` is abandoned (a stuck
-    sub-interpreter never raises)."""
-    count = on_result or _ignore
-    reason = _unavailable(executor, task, items)
+    """Run every item once on the executor ``name``, timed from the pool's start to its
+    shutdown: the results in the order of the items (kept for the results check, as the
+    user's code keeps them) and when each task ran. ``on_result(done)`` follows the
+    results. A pool that may never raise (sub-interpreters) is abandoned after
+    ``timeout``. The executor's runner comes from its registry entry."""
+    if not registry.known(name):
+        raise ExecutorUnavailable(f"unknown executor {name!r}")
+    executor = registry.get(name)
+    reason = unavailable(executor, task, items)
     if reason:
         raise ExecutorUnavailable(reason)
-    timed = Timed(task)
+    batch = Batch(task, items, workers, chunksize, on_result or _ignore, timeout, scheduler)
+    runner = executor.run()
+    check = getattr(runner, "check", None)  # a runner's own check, before the clock
+    reason = check(batch) if check else None
+    if reason:
+        raise ExecutorUnavailable(reason)
     start = time.perf_counter()
-    if executor == "sequential":
-        runs = _run_sequential(task, items, count)
-    elif executor == "asyncio":
-        import asyncio
+    ran: Ran = runner(batch)
+    seconds = time.perf_counter() - start - ran.own_seconds
+    start += ran.own_seconds
+    return BatchRun(seconds, [value for value, *_ in ran.rows],
+                    [(begin - start, end - start) for _, begin, end, _ in ran.rows],
+                    ran.worker_bytes)
 
-        runs = asyncio.run(_gather_bounded(task, items, workers, count))
-    elif executor == "thread":
-        with cf.ThreadPoolExecutor(max_workers=workers) as pool:
-            runs = _collect(pool.map(timed, items), count)
-    elif executor == "process":
-        runs = _run_in_pool(cf.ProcessPoolExecutor(max_workers=workers), executor, timed,
-                            items, chunksize, count)
-    elif executor == "interpreter":
-        before = current_rss()  # the lifetime peak would charge the baseline's to the pool
-        runs = _run_in_interpreters(Timed(task, shared=True), items, workers, chunksize,
-                                    count, timeout)
-    elif executor == "dask":
-        runs, shipping = _run_on_cluster(task, items, workers, count, timeout, scheduler)
-        start += shipping  # sending code to the workers is concdoctor's, not the batch's
-    else:
-        raise ExecutorUnavailable(f"unknown executor {executor!r}")
-    seconds = time.perf_counter() - start
-    worker_bytes = None
-    if executor in ("process", "dask"):
-        worker_bytes = max(peak for *_, peak in runs) if runs else None
-    elif executor == "interpreter":
-        worker_bytes = max(0, max(peak for *_, peak in runs) - before) // max(workers, 1)
-    return BatchRun(seconds, [value for value, *_ in runs],
-                    [(begin - start, end - start) for _, begin, end, _ in runs], worker_bytes)
+
+def _peak(rows: list[tuple[Any, float, float, int]]) -> int | None:
+    return max(peak for *_, peak in rows) if rows else None
+
+
+def run_sequential(batch: Batch) -> Ran:
+    return Ran(_run_sequential(batch.task, batch.items, batch.count))
+
+
+def run_threads(batch: Batch) -> Ran:
+    with cf.ThreadPoolExecutor(max_workers=batch.workers) as pool:
+        return Ran(_collect(pool.map(Timed(batch.task), batch.items), batch.count))
+
+
+def run_asyncio(batch: Batch) -> Ran:
+    import asyncio
+
+    return Ran(asyncio.run(_gather_bounded(batch.task, batch.items, batch.workers,
+                                           batch.count)))
+
+
+def run_processes(batch: Batch) -> Ran:
+    rows = _run_in_pool(cf.ProcessPoolExecutor(max_workers=batch.workers), Timed(batch.task),
+                        batch.items, batch.chunksize, batch.count)
+    return Ran(rows, _peak(rows))
+
+
+def run_interpreters(batch: Batch) -> Ran:
+    before = current_rss()  # the lifetime peak would charge the baseline's to the pool
+    rows = _run_in_interpreters(Timed(batch.task, shared=True), batch.items, batch.workers,
+                                batch.chunksize, batch.count, batch.timeout)
+    grown = max(0, (_peak(rows) or 0) - before) // max(batch.workers, 1)
+    return Ran(rows, grown)
+
+
+def _interpreters_import(batch: Batch) -> str | None:
+    """Each interpreter imports the target's module anew: checked once per module."""
+    return subinterpreters.import_problem(getattr(batch.task.func, "__module__", None))
+
+
+run_interpreters.check = _interpreters_import  # type: ignore[attr-defined]
+
+
+def run_on_cluster(batch: Batch) -> Ran:
+    from concdoctor.child import cluster
+
+    task = batch.task
+    try:
+        rows, shipping = cluster.run(task.func, task.pass_item, task.is_coroutine, batch.items,
+                                     where=batch.scheduler, workers=batch.workers,
+                                     count=batch.count, timeout=batch.timeout)
+    except cluster.ClusterUnavailable as exc:
+        raise ExecutorUnavailable(str(exc)) from None
+    return Ran(rows, _peak(rows), shipping)  # sending code is concdoctor's, not the batch's
 
 
 def _ignore(done: int) -> None:
@@ -268,7 +314,7 @@ async def _gather_bounded(task: Task, items: Sequence[Any], workers: int,
     return list(await asyncio.gather(*(one(item) for item in items)))
 
 
-def _run_in_pool(pool: cf.Executor, executor: str, timed: Timed, items: Sequence[Any],
+def _run_in_pool(pool: cf.Executor, timed: Timed, items: Sequence[Any],
                  chunksize: int, count: Callable[[int], None]) -> list[Any]:
     try:
         with pool:
@@ -280,21 +326,9 @@ def _run_in_pool(pool: cf.Executor, executor: str, timed: Timed, items: Sequence
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         if "pickle" in str(exc).lower() or isinstance(exc, pickle.PicklingError):
             raise ExecutorUnavailable(
-                f"{executor} executor could not ship data ({type(exc).__name__}: {exc})"
+                f"the pool could not ship data ({type(exc).__name__}: {exc})"
             ) from None
         raise
-
-
-def _run_on_cluster(task: Task, items: Sequence[Any], workers: int,
-                    count: Callable[[int], None], timeout: float | None,
-                    scheduler: str | None) -> tuple[list[Any], float]:
-    from concdoctor.child import cluster
-
-    try:
-        return cluster.run(task.func, task.pass_item, task.is_coroutine, items,
-                           where=scheduler, workers=workers, count=count, timeout=timeout)
-    except cluster.ClusterUnavailable as exc:
-        raise ExecutorUnavailable(str(exc)) from None
 
 
 def _run_in_interpreters(timed: Timed, items: Sequence[Any], workers: int, chunksize: int,
@@ -317,9 +351,3 @@ def _run_in_interpreters(timed: Timed, items: Sequence[Any], workers: int, chunk
         raise
     pool.shutdown(wait=True)
     return results
-
-
-def start_method() -> str:
-    import multiprocessing
-
-    return multiprocessing.get_start_method(allow_none=False)

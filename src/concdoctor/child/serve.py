@@ -17,9 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from concdoctor import protocol
+from concdoctor import environment, protocol
 from concdoctor.child import batch, tracing
-from concdoctor.child import runners as executors
 from concdoctor.child.resolve import Resolved, ResolveError, resolve_job
 from concdoctor.protocol import (
     Exit,
@@ -91,9 +90,9 @@ def serve(channel: Channel, resolve: Callable[[], Resolved]) -> None:
         pid=os.getpid(), thread_id=threading.get_native_id(),
         thread_ident=threading.get_ident(), tasks=resolved.total,
         is_coroutine=resolved.task.is_coroutine, input_source=resolved.input_source,
-        start_method=executors.start_method(), inputs_called=resolved.inputs_called,
+        start_method=environment.start_method(), inputs_called=resolved.inputs_called,
         held=len(resolved.items), gil_enabled=gil_enabled()))
-    run = batch.Run(resolved, close_fds=channel.fds())
+    run = batch.ChildState(resolved, close_fds=channel.fds())
     try:
         while True:
             request = _concdoctor_wait(channel)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from concdoctor import executors as registry
 from concdoctor.diagnosis import (
     Classification,
     Confirmation,
@@ -73,7 +74,7 @@ def blocked_event_loop(workload: Workload, classification: Classification | None
     culprit = ", ".join(evidence.blocking_calls) or "a synchronous call"
     fix = ("Await an async equivalent (asyncio.sleep, an async client) or move it off the "
            "loop with asyncio.to_thread")
-    gathered = next((r for r in confirmation.results if r.executor == "asyncio"),
+    gathered = next((r for r in confirmation.results if _one_loop(r.executor)),
                     None) if confirmation else None
     if gathered is not None and gathered.speedup is not None:
         if gathered.speedup >= GATHER_GAIN:
@@ -100,7 +101,8 @@ def shared_state(recommendation: Recommendation | None, evidence: Evidence | Non
     tasks write module-level state: say what, and what the results check found."""
     if recommendation is None or evidence is None or not evidence.shared_state:
         return None
-    if recommendation.executor not in ("thread", "asyncio"):
+    if not registry.known(recommendation.executor) or not registry.get(
+            recommendation.executor).shares_memory:
         return None
     names = ", ".join(evidence.shared_state)
     result = next((r for r in confirmation.results if r.executor == recommendation.executor),
@@ -112,6 +114,11 @@ def shared_state(recommendation: Recommendation | None, evidence: Evidence | Non
     else:
         found = "the results could not be compared"
     return (f"the tasks write module-level state ({names}), which every "
-            f"{'thread' if recommendation.executor == 'thread' else 'task on the loop'} "
+            f"{'task on the loop' if _one_loop(recommendation.executor) else 'worker thread'} "
             f"shares: {found}, but a race may only show under other timings; guard it with "
             "a lock or keep it per call")
+
+
+def _one_loop(executor: str) -> bool:
+    """The executor runs every task on one event loop."""
+    return registry.known(executor) and registry.get(executor).serialises == "loop"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
+from concdoctor import executors as registry
 from concdoctor.diagnosis import Diagnosis
 
 COMMENT_WIDTH = 88
@@ -18,7 +19,7 @@ MAIN_GUARD = 'if __name__ == "__main__":  # worker processes import this module 
 
 
 @dataclass(frozen=True)
-class _Names:
+class Names:
     """How the snippet imports the function and gets the inputs."""
 
     imports: tuple[str, ...]
@@ -32,20 +33,17 @@ def snippet(d: Diagnosis) -> str | None:
     rec = d.recommendation
     if rec is None:
         return None
-    names = _names(d)
-    body = {
-        "thread": _pool_body, "process": _pool_body, "interpreter": _pool_body,
-        "asyncio": _asyncio_body, "sequential": _sequential_body, "dask": _dask_body,
-    }.get(rec.executor)
-    if body is None:
+    if not registry.known(rec.executor):
         return None
+    names = _names(d)
+    body = registry.get(rec.executor).write_snippet()
     lines = [f"# {names.note}"] if names.note else []
     lines += _lock_notes(d)
     lines += body(d, names)
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _names(d: Diagnosis) -> _Names:
+def _names(d: Diagnosis) -> Names:
     where, _, attribute = d.target.rpartition(":")
     imports: list[str] = []
     note = None
@@ -68,7 +66,7 @@ def _names(d: Diagnosis) -> _Names:
     else:
         inputs = "inputs"
         note = note or f"inputs: your {workload.tasks} inputs, one per call"
-    return _Names(tuple(dict.fromkeys(imports)), func, inputs, note)
+    return Names(tuple(dict.fromkeys(imports)), func, inputs, note)
 
 
 def _import(where: str, name: str) -> str:
@@ -89,13 +87,15 @@ def _header(imports: tuple[str, ...], *stdlib: str) -> list[str]:
     return [*ordered, *([""] if ordered else []), *dict.fromkeys(rest), ""]
 
 
-def _pool_body(d: Diagnosis, names: _Names) -> list[str]:
+def pool_body(d: Diagnosis, names: Names) -> list[str]:
+    """The executor's ``pool_class`` (a ``concurrent.futures.Executor``) and its ``map``;
+    behind the main-module guard when its workers import the module again (any pool that
+    ships data)."""
     rec = d.recommendation
     assert rec is not None
-    pool = {"thread": "ThreadPoolExecutor", "process": "ProcessPoolExecutor",
-            "interpreter": "InterpreterPoolExecutor"}[rec.executor]
-    source = "from concurrent.futures import " + pool
-    if rec.executor == "interpreter" and _before_314(d):
+    module, _, pool = registry.get(rec.executor).pool_class.partition(":")
+    source = f"from {module} import {pool}"
+    if pool == "InterpreterPoolExecutor" and _before_314(d):
         source = "from interpreters_backport.concurrent.futures import InterpreterPoolExecutor"
     extra = ["import asyncio"] if d.workload.is_coroutine else []
     lines = _header(names.imports, *extra, source)
@@ -113,12 +113,12 @@ def _pool_body(d: Diagnosis, names: _Names) -> list[str]:
     else:
         work = [f"    results = list(pool.map({call}, {names.inputs}{chunk}))"]
     block = [f"with {pool}(max_workers={rec.workers}) as pool:", *work]
-    if rec.executor == "thread":
+    if not registry.get(rec.executor).ships:
         return lines + block
     return lines + [MAIN_GUARD, *("    " + line for line in block)]
 
 
-def _dask_body(d: Diagnosis, names: _Names) -> list[str]:
+def dask_body(d: Diagnosis, names: Names) -> list[str]:
     rec = d.recommendation
     assert rec is not None
     where = d.environment.cluster
@@ -134,7 +134,7 @@ def _dask_body(d: Diagnosis, names: _Names) -> list[str]:
                     "        results = client.gather(futures)"]
 
 
-def _asyncio_body(d: Diagnosis, names: _Names) -> list[str]:
+def asyncio_body(d: Diagnosis, names: Names) -> list[str]:
     rec = d.recommendation
     assert rec is not None
     items = names.inputs or f"range({d.workload.tasks})"
@@ -154,7 +154,7 @@ def _asyncio_body(d: Diagnosis, names: _Names) -> list[str]:
     ]
 
 
-def _sequential_body(d: Diagnosis, names: _Names) -> list[str]:
+def sequential_body(d: Diagnosis, names: Names) -> list[str]:
     items = names.inputs or f"range({d.workload.tasks})"
     if d.workload.is_coroutine:
         return _header(names.imports, "import asyncio") + [
@@ -168,7 +168,7 @@ def _sequential_body(d: Diagnosis, names: _Names) -> list[str]:
     return _header(names.imports) + [f"results = [{_call(names, 'item')} for item in {items}]"]
 
 
-def _call(names: _Names, item: str) -> str:
+def _call(names: Names, item: str) -> str:
     return f"{names.func}()" if names.inputs is None else f"{names.func}({item})"
 
 
@@ -177,8 +177,8 @@ def _lock_notes(d: Diagnosis) -> list[str]:
     rec, ev = d.recommendation, d.evidence
     shared = ", ".join(ev.shared_state) if ev and ev.shared_state else None
     unsafe = [r.executor for r in (d.confirmation.results if d.confirmation else ())
-              if r.unsafe and r.executor in ("thread", "asyncio")]
-    if rec is not None and rec.executor in ("thread", "asyncio") and shared:
+              if r.unsafe and _shares_memory(r.executor)]
+    if rec is not None and _shares_memory(rec.executor) and shared:
         text = (f"The task writes module state ({shared}), which every {rec.executor} task "
                 "shares. Guard each read and write of it with one lock (threading.Lock(), or "
                 "asyncio.Lock() across an await), or keep the state per call.")
@@ -189,6 +189,10 @@ def _lock_notes(d: Diagnosis) -> list[str]:
     else:
         return []
     return ["# " + line for line in textwrap.wrap(text, COMMENT_WIDTH - 2)]
+
+
+def _shares_memory(name: str) -> bool:
+    return registry.known(name) and registry.get(name).shares_memory
 
 
 def _before_314(d: Diagnosis) -> bool:

@@ -14,158 +14,34 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from concdoctor.diagnosis import Confirmation, ExecutorResult, Recommendation, ResultsCheck
+from concdoctor import executors as registry
+from concdoctor.confirm.ledger import (
+    Candidate,
+    Measure,
+    Progress,
+    TimeLeft,
+    TrialLedger,
+)
+from concdoctor.diagnosis import Confirmation, ExecutorResult, Recommendation
+from concdoctor.executors import SEQUENTIAL
 from concdoctor.options import DEFAULTS
 from concdoctor.render import wording
 
 REVISE_MARGIN = 1.1
 """An alternative must beat the advice (or sequential) by this factor to replace it."""
-POOLS = ("thread", "process", "interpreter", "dask")
 UNDERPERFORM = 0.9
 """An advice reaching less than this share of its predicted speedup gets challenged."""
 CHALLENGE_SPEEDUP = 1.2
 """When the advice is to stay sequential, a challenger must be this much faster."""
-RIVALS = {"process": "interpreter", "interpreter": "process"}
 SETTLED = 1.2
 """Trials settle the advice when their median clears its rule's minimum by this factor
 (or misses it by as much): trial-to-trial noise here is about 10 %."""
 MEASURED_FASTEST = "measured-fastest"
 MEASURED_SEQUENTIAL = "measured-sequential"
 """The rules of a revised advice: the measurement made it, not the decision matrix."""
-
-
-class Skipped(Exception):
-    """The executor cannot run this batch; the message says why."""
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One run of the batch: its seconds (None when the target raised) and its results
-    compared with the baseline's."""
-
-    seconds: float | None
-    check: ResultsCheck | None = None
-    task_seconds_mean: float | None = None
-    concurrency: float | None = None
-    worker_bytes: int | None = None
-
-
-Measure = Callable[[str, int, int], "Trial | float"]
-Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Candidate:
-    executor: str
-    workers: int
-    chunksize: int = 1
-
-
-TimeLeft = Callable[[], float]
-OVER_BUDGET = "not measured: the --budget was spent"
-
-
-class Book:
-    """Every executor measured so far, by name; measures more trials on request, while
-    the budget lasts (the advice's first trial always runs)."""
-
-    def __init__(self, measure: Measure, baseline: float, progress: Progress,
-                 time_left: TimeLeft | None = None) -> None:
-        self.measure, self.baseline, self.say = measure, baseline, progress
-        self.time_left = time_left
-        self.results: dict[str, ExecutorResult] = {}
-
-    def _affordable(self, executor: str) -> bool:
-        if self.time_left is None or not self.results:
-            return True
-        known = self.results.get(executor)
-        last = (known.seconds[-1] if known and known.seconds else
-                min((r.seconds[-1] for r in self.results.values() if r.seconds),
-                    default=self.baseline))
-        return self.time_left() > last
-
-    def run(self, candidate: Candidate, n: int) -> ExecutorResult:
-        """``n`` more trials of ``candidate`` (none once it was skipped or unsafe)."""
-        earlier = self.results.get(candidate.executor)
-        if earlier is not None and (n <= 0 or earlier.skipped or earlier.unsafe):
-            return earlier
-        if n <= 0:
-            n = 1
-        if not self._affordable(candidate.executor):
-            if earlier is None:
-                earlier = ExecutorResult(candidate.executor, candidate.workers,
-                                         skipped=OVER_BUDGET, chunksize=candidate.chunksize)
-                self.results[candidate.executor] = earlier
-            return earlier
-        self.say(f"measuring {candidate.executor} ({candidate.workers} workers, "
-                 f"{n} trial{'s' if n > 1 else ''})")
-        trials: list[Trial] = []
-        skipped = None
-        for index in range(n):
-            if index and not self._affordable(candidate.executor):
-                break
-            try:
-                trial = self.measure(candidate.executor, candidate.workers, candidate.chunksize)
-            except Skipped as exc:
-                skipped = str(exc)
-                break
-            trials.append(trial if isinstance(trial, Trial) else Trial(trial))
-            if trials[-1].check is not None and trials[-1].check.unsafe:
-                break
-        result = self._result(candidate, earlier, trials, skipped)
-        self.results[candidate.executor] = result
-        return result
-
-    def _result(self, candidate: Candidate, earlier: ExecutorResult | None,
-                trials: list[Trial], skipped: str | None) -> ExecutorResult:
-        """The candidate's trials so far, summed up: the median of their seconds, the
-        results check (unsafe if any trial was), and how the pool ran."""
-        seconds = [*(earlier.seconds if earlier else ()),
-                   *(t.seconds for t in trials if t.seconds is not None)]
-        check = earlier.check if earlier else None
-        for trial in trials:
-            check = _merge(check, trial.check)
-        base = ExecutorResult(candidate.executor, candidate.workers, tuple(seconds),
-                              chunksize=candidate.chunksize, check=check)
-        base = _pool_figures(base, trials) if any(t.task_seconds_mean for t in trials) else (
-            replace(base, task_seconds_mean=earlier.task_seconds_mean,
-                    concurrency=earlier.concurrency, worker_bytes=earlier.worker_bytes)
-            if earlier else base)
-        if skipped is not None and not seconds:
-            return replace(base, skipped=skipped)
-        if not seconds:
-            return base
-        median = statistics.median(seconds)
-        speedup = round(self.baseline / median, 3) if median > 0 else None
-        return replace(base, median_seconds=median, speedup=speedup)
-
-    def fastest(self, exclude: str | None = None) -> ExecutorResult | None:
-        """The fastest executor measured whose results equal the sequential ones."""
-        measured = [r for r in self.results.values() if r.median_seconds is not None
-                    and not r.unsafe and r.executor != exclude]
-        return min(measured, key=lambda r: r.median_seconds or 0.0, default=None)
-
-
-def _pool_figures(result: ExecutorResult, trials: list[Trial]) -> ExecutorResult:
-    """How the pool ran, over the trials: per-task time and concurrency (medians), and
-    memory per worker (the largest)."""
-    timed = [t for t in trials if t.task_seconds_mean is not None]
-    memory = [t.worker_bytes for t in trials if t.worker_bytes is not None]
-    return replace(
-        result, task_seconds_mean=round(statistics.median(
-            t.task_seconds_mean or 0.0 for t in timed), 6),
-        concurrency=round(statistics.median(t.concurrency or 0.0 for t in timed), 3),
-        worker_bytes=max(memory) if memory else None)
-
-
-def _merge(earlier: ResultsCheck | None, new: ResultsCheck | None) -> ResultsCheck | None:
-    """An unsafe trial makes the executor unsafe; otherwise the latest check stands."""
-    if earlier is not None and earlier.unsafe:
-        return earlier
-    return new or earlier
 
 
 def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure: Measure,
@@ -184,13 +60,13 @@ def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure:
     budget's seconds) stops further trials once the next would overrun it. Executors in
     ``also`` (a cluster the user named) get a trial whatever the advice.
     """
-    book = Book(measure, baseline_seconds, progress or (lambda message: None), time_left)
+    book = TrialLedger(measure, baseline_seconds, progress or (lambda message: None), time_left)
     plan = _Plan(max(trials, 1), adaptive, compare_all)
     advised = Candidate(recommendation.executor, recommendation.workers,
                         recommendation.chunksize)
-    others = [c for c in alternatives if c.executor not in (advised.executor, "sequential")]
+    others = [c for c in alternatives if c.executor not in (advised.executor, SEQUENTIAL)]
     named = [c for c in others if c.executor in also]
-    if advised.executor == "sequential":
+    if advised.executor == SEQUENTIAL:
         return _challenge(recommendation, book, others, plan, named)
     main = book.run(advised, plan.first)
     while adaptive and len(main.seconds) < plan.trials and not _settled(
@@ -251,7 +127,7 @@ def _settled(result: ExecutorResult, recommendation: Recommendation, *, baseline
     return left <= 0 or holds_with(0.0) == holds_with(math.inf)
 
 
-def _measure_all(book: Book, candidates: Sequence[Candidate], plan: _Plan) -> None:
+def _measure_all(book: TrialLedger, candidates: Sequence[Candidate], plan: _Plan) -> None:
     """Every candidate; when adaptive, one trial each, then the full trials for those in
     the running (within the revision margin of the fastest)."""
     for candidate in candidates:
@@ -275,17 +151,24 @@ def _challenger(main: ExecutorResult, others: Sequence[Candidate],
     loop, its semaphores and limits), which threads would silently multiply.
     """
     achieved = main.speedup or 0.0
-    if main.executor not in POOLS or achieved >= UNDERPERFORM * expected.get(main.executor, 0):
+    if not _is_pool(main.executor) or achieved >= UNDERPERFORM * expected.get(main.executor, 0):
         return None
-    hopeful = [c for c in others if c.executor in POOLS
+    hopeful = [c for c in others if _is_pool(c.executor)
                and expected.get(c.executor, 0.0) >= achieved * REVISE_MARGIN]
     return max(hopeful, key=lambda c: expected.get(c.executor, 0.0), default=None)
+
+
+def _is_pool(name: str) -> bool:
+    """A pool of workers that runs any callable (not the loop, not an event loop whose
+    semantics a pool would change)."""
+    return (name != SEQUENTIAL and registry.known(name)
+            and not registry.get(name).needs_coroutine)
 
 
 def _rival(main: ExecutorResult, others: Sequence[Candidate]) -> Candidate | None:
     """Processes and sub-interpreters both run Python in parallel; which is faster
     (start-up, shipping inputs, memory) is for a measurement to say: one trial."""
-    rival = RIVALS.get(main.executor)
+    rival = registry.get(main.executor).rival if registry.known(main.executor) else None
     return next((c for c in others if c.executor == rival), None)
 
 
@@ -294,13 +177,13 @@ def _looks_faster(result: ExecutorResult, than: ExecutorResult) -> bool:
                 and than.median_seconds / result.median_seconds >= REVISE_MARGIN)
 
 
-def _overtaken(recommendation: Recommendation, main: ExecutorResult, book: Book,
+def _overtaken(recommendation: Recommendation, main: ExecutorResult, book: TrialLedger,
                plan: _Plan) -> Recommendation:
     """A confirmed advice that a fully measured challenger still beats gives way to it."""
     best = book.fastest()
     if best is None or best.executor == main.executor or len(best.seconds) < min(2, plan.trials):
         return recommendation
-    if main.executor not in POOLS or best.executor not in POOLS or not _looks_faster(best, main):
+    if not _is_pool(main.executor) or not _is_pool(best.executor) or not _looks_faster(best, main):
         return recommendation
     why = (f"{main.executor} held at {main.speedup or 0:.2f}x, below what its share of the "
            f"work allows, and {best.executor} with {best.workers} workers measured "
@@ -308,7 +191,7 @@ def _overtaken(recommendation: Recommendation, main: ExecutorResult, book: Book,
     return _revision(recommendation, best, why)
 
 
-def _challenge(recommendation: Recommendation, book: Book, others: Sequence[Candidate],
+def _challenge(recommendation: Recommendation, book: TrialLedger, others: Sequence[Candidate],
                plan: _Plan, named: Sequence[Candidate]) -> tuple[Confirmation, Recommendation]:
     """Advice to stay sequential is confirmed when no pool clearly beats it (the first
     alternative, and every executor the user named)."""
@@ -319,7 +202,7 @@ def _challenge(recommendation: Recommendation, book: Book, others: Sequence[Cand
         first = book.run(candidate, 1)
         if first.median_seconds and sequential / first.median_seconds >= CHALLENGE_SPEEDUP:
             book.run(candidate, plan.trials - 1)
-    best = book.fastest(exclude="sequential")
+    best = book.fastest(exclude=SEQUENTIAL)
     revised = recommendation
     if best is not None and best.median_seconds and (
             sequential / best.median_seconds >= CHALLENGE_SPEEDUP
@@ -331,17 +214,17 @@ def _challenge(recommendation: Recommendation, book: Book, others: Sequence[Cand
     return _confirmation(revised, sequential, book), revised
 
 
-def _sequential(book: Book, plan: _Plan) -> float:
+def _sequential(book: TrialLedger, plan: _Plan) -> float:
     """Re-run sequential so the advice to stay has a median of its own."""
-    result = book.run(Candidate("sequential", 1), 1 if plan.adaptive else max(plan.trials - 1, 1))
+    result = book.run(Candidate(SEQUENTIAL, 1), 1 if plan.adaptive else max(plan.trials - 1, 1))
     seconds = (book.baseline, *result.seconds)
     median = statistics.median(seconds)
-    book.results["sequential"] = replace(result, seconds=seconds, median_seconds=median,
+    book.results[SEQUENTIAL] = replace(result, seconds=seconds, median_seconds=median,
                                          speedup=round(book.baseline / median, 3))
     return median
 
 
-def _revise(recommendation: Recommendation, main: ExecutorResult, book: Book) -> Recommendation:
+def _revise(recommendation: Recommendation, main: ExecutorResult, book: TrialLedger) -> Recommendation:
     """The advice fell short, was skipped or changed the results: the fastest safe one."""
     best = book.fastest()
     why = _why_not(main, recommendation)
@@ -372,7 +255,7 @@ def _revision(old: Recommendation, to: ExecutorResult | None, why: str) -> Recom
     if to is None:
         reason = (f"{why}, and no executor measured ran the batch {REVISE_MARGIN:.1f}x faster "
                   "than sequential with the same results: it stays sequential.")
-        return Recommendation("sequential", 1, MEASURED_SEQUENTIAL, reason,
+        return Recommendation(SEQUENTIAL, 1, MEASURED_SEQUENTIAL, reason,
                               revised_from=old.executor, revision_reason=why,
                               revised_from_rule=old.rule)
     reason = (f"{to.executor} with {to.workers} workers ran the batch "
@@ -385,12 +268,12 @@ def _revision(old: Recommendation, to: ExecutorResult | None, why: str) -> Recom
 
 
 def _confirmation(recommendation: Recommendation, baseline: float,
-                  book: Book) -> Confirmation:
+                  book: TrialLedger) -> Confirmation:
     """The advice is confirmed when its measured speedup reaches its rule's minimum; a
     revision is backed by measurement too (the new advice was the fastest measured)."""
     results = book.results
     chosen = results.get(recommendation.executor)
-    if recommendation.executor == "sequential":
+    if recommendation.executor == SEQUENTIAL:
         seconds = chosen.median_seconds if chosen else baseline
         speedup: float | None = round(baseline / seconds, 3) if seconds else 1.0
         runs = len(chosen.seconds) if chosen else 1
@@ -398,10 +281,10 @@ def _confirmation(recommendation: Recommendation, baseline: float,
         seconds = chosen.median_seconds if chosen else None
         speedup = chosen.speedup if chosen else None
         runs = len(chosen.seconds) if chosen else 0
-    executors = {"sequential": round(baseline, 6)}
+    executors = {SEQUENTIAL: round(baseline, 6)}
     executors.update({name: round(r.median_seconds, 6) for name, r in results.items()
                       if r.median_seconds is not None})
-    confirmed = recommendation.executor == "sequential" or (
+    confirmed = recommendation.executor == SEQUENTIAL or (
         speedup is not None and speedup >= recommendation.min_speedup
         and not (chosen is not None and chosen.unsafe))
     return Confirmation(baseline_seconds=round(baseline, 6),

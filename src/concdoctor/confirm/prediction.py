@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from concdoctor.baseline.budget import waves
 from concdoctor.diagnosis import Prediction
+from concdoctor.executors import SEQUENTIAL
 
 Z = 1.96
 """The interval is about 95 %: this many standard errors either side."""
@@ -36,7 +37,7 @@ CAPACITY_ERROR = 0.5
 
 
 @dataclass(frozen=True)
-class Pool:
+class TrialSummary:
     """The advice's trials on the sample: their seconds, and per task on the pool."""
 
     seconds: Sequence[float]
@@ -44,17 +45,17 @@ class Pool:
     concurrency: float
 
 
-def predict(*, tasks: int, seed: int, task_seconds_mean: float, task_seconds_stdev: float,
-            sampled: int, executor: str, workers: int, trial: Pool | None,
-            model_speedup: float = 1.0) -> Prediction:
+def extrapolate(*, tasks: int, seed: int, task_seconds_mean: float,
+                task_seconds_stdev: float, sampled: int, executor: str, workers: int,
+                trial: TrialSummary | None, model_speedup: float = 1.0) -> Prediction:
     """The whole batch's sequential time, and the advised executor's, with an interval.
     Without a trial (no confirmation), the capacity model's ``model_speedup`` stands in,
     with a wide interval."""
     sequential = tasks * task_seconds_mean
     spread = _relative_error(task_seconds_mean, task_seconds_stdev, sampled, tasks)
-    if executor == "sequential" or trial is None or not trial.seconds:
-        guess = sequential if executor == "sequential" else sequential / max(model_speedup, 1.0)
-        error = spread if executor == "sequential" else math.hypot(spread, CAPACITY_ERROR)
+    if executor == SEQUENTIAL or trial is None or not trial.seconds:
+        guess = sequential if executor == SEQUENTIAL else sequential / max(model_speedup, 1.0)
+        error = spread if executor == SEQUENTIAL else math.hypot(spread, CAPACITY_ERROR)
         low, high = _interval(guess, error)
         return Prediction(tasks, sampled, seed, round(sequential, 3), round(guess, 3),
                           round(low, 3), round(high, 3))
@@ -67,7 +68,7 @@ def predict(*, tasks: int, seed: int, task_seconds_mean: float, task_seconds_std
                       round(low, 3), round(high, 3))
 
 
-def pool_seconds(tasks: int, sampled: int, workers: int, alone: float, trial: Pool) -> float:
+def pool_seconds(tasks: int, sampled: int, workers: int, alone: float, trial: TrialSummary) -> float:
     """Seconds for ``tasks`` on the pool that ran the sample as ``trial`` did."""
     measured = statistics.median(trial.seconds)
     ran = max(min(trial.concurrency, sampled, workers), 1.0)

@@ -1,20 +1,20 @@
 """The confirmation stage's side of the child: trials of the batch on each executor.
 
-:mod:`concdoctor.confirm.policy` decides what to measure and what the measurements mean; this
-module gives it the one callable it measures with (a trial run in the child, or the
-reason an executor cannot run the batch) and the alternatives it may try, with their
-worker counts from the rules, most promising first.
+:mod:`concdoctor.confirm.policy` decides what to measure and what the measurements mean;
+this module gives it the one callable it measures with (a trial run in the child, or
+the reason an executor cannot run the batch) and the alternatives it may try, with
+their worker counts from the rules, most promising first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from concdoctor.child import runners as executors
-from concdoctor.confirm.policy import Candidate, Measure, Skipped, Trial
-from concdoctor.confirm.prediction import Pool, predict
-from concdoctor.decide.recommend import MODELLED_POOLS, alternative_settings
+from concdoctor import executors as registry
+from concdoctor.confirm.ledger import Candidate, Measure, Skipped, Trial
+from concdoctor.confirm.prediction import TrialSummary, extrapolate
+from concdoctor.decide.recommend import alternative_settings
 from concdoctor.decide.rules import RuleSet
 from concdoctor.diagnosis import Diagnosis, Prediction, ResultsCheck
 from concdoctor.protocol import RunTrial, TrialDone
@@ -36,15 +36,18 @@ def measure_in(child: ChildRunner, diagnosis: Diagnosis, timeout: float,
     say = progress or (lambda *args: None)
 
     def measure(executor: str, workers: int, chunksize: int) -> Trial:
-        if executor in executors.SHIPPING and problem:
+        entry = registry.get(executor)
+        if entry.ships and problem:
             raise Skipped(problem)
-        reason = executors.applicable(executor, is_coroutine=is_coroutine)
+        if entry.needs_coroutine and not is_coroutine:
+            raise Skipped(f"{executor} needs an async def function; this one is synchronous")
+        reason = entry.unavailable()
         if reason:
             raise Skipped(reason)
         what = f"measuring {executor} ({workers} workers)"
         request = RunTrial(executor, workers, chunks(diagnosis, chunksize),
                            timeout=GIVE_UP * timeout,
-                           cluster=scheduler if executor == "dask" else None)
+                           cluster=scheduler if entry.on_cluster else None)
         done = child.ask(request, TrialDone, timeout,
                          on_progress=lambda p: say(what, p.done, p.total))
         if done.skipped:
@@ -58,12 +61,14 @@ def measure_in(child: ChildRunner, diagnosis: Diagnosis, timeout: float,
 
 
 def alternatives(diagnosis: Diagnosis, rules: RuleSet, predicted: Mapping[str, float],
-                 dask: bool = False) -> list[Candidate]:
+                 also: Collection[str] = ()) -> list[Candidate]:
     """Every other executor worth measuring, most promising first by the capacity model
-    (``dask`` only when asked for: a cluster costs seconds to start)."""
+    (one that is ``opt_in``, a cluster, only when named in ``also``: it costs seconds to
+    start). One this Python cannot run is kept: its skip says why."""
     assert diagnosis.evidence is not None
-    names = ["thread", "process"] + (["asyncio"] if diagnosis.workload.is_coroutine else [])
-    names += ["interpreter"] + (["dask"] if dask else [])  # a skip says why
+    coroutine = diagnosis.workload.is_coroutine
+    names = [e.name for e in registry.pools() if (coroutine or not e.needs_coroutine)
+             and (not e.opt_in or e.name in also)]
     names.sort(key=lambda name: -predicted.get(name, 1.0))
     env = diagnosis.environment
     return [Candidate(name, *alternative_settings(
@@ -74,7 +79,8 @@ def alternatives(diagnosis: Diagnosis, rules: RuleSet, predicted: Mapping[str, f
 
 def predicted(metrics: Mapping[str, Any]) -> dict[str, float]:
     """The capacity model's speedup per executor, from the metrics."""
-    return {name: float(metrics.get(f"predicted_speedup_{name}", 0.0)) for name in MODELLED_POOLS}
+    return {e.name: float(metrics.get(f"predicted_speedup_{e.name}", 0.0))
+            for e in registry.modelled() if not e.opt_in}
 
 
 def chunks(diagnosis: Diagnosis, chunksize: int) -> int:
@@ -87,19 +93,19 @@ def chunks(diagnosis: Diagnosis, chunksize: int) -> int:
     return max(1, round(chunksize * sampled / max(diagnosis.workload.tasks, 1)))
 
 
-def prediction(diagnosis: Diagnosis, predicted: Mapping[str, float]) -> Prediction:
+def prediction(diagnosis: Diagnosis) -> Prediction:
     """The whole batch predicted from the sample and the advice's trials on it (from the
-    capacity model's ``predicted`` speedups when no trial ran)."""
+    capacity model's speedup for the advice when no trial ran)."""
     evidence, rec = diagnosis.evidence, diagnosis.recommendation
     assert evidence is not None and evidence.sampled_tasks is not None and rec is not None
     result = next((r for r in diagnosis.confirmation.results if r.executor == rec.executor),
                   None) if diagnosis.confirmation else None
     measured = result is not None and not result.unsafe and bool(result.seconds)
-    return predict(
+    return extrapolate(
         tasks=diagnosis.workload.tasks, seed=evidence.seed or 0,
         task_seconds_mean=evidence.task_seconds_mean,
         task_seconds_stdev=evidence.task_seconds_stdev, sampled=evidence.sampled_tasks,
         executor=rec.executor, workers=rec.workers,
-        trial=Pool(result.seconds, result.task_seconds_mean or evidence.task_seconds_mean,
+        trial=TrialSummary(result.seconds, result.task_seconds_mean or evidence.task_seconds_mean,
                    result.concurrency or 1.0) if measured and result else None,
-        model_speedup=predicted.get(rec.executor, 1.0))
+        model_speedup=rec.predicted_speedup or 1.0)

@@ -14,7 +14,7 @@ executor with ``W`` workers and ``C`` cores, the batch cannot finish before any 
 
 plus the executor's start-up, per worker. The speedup is the sequential time over the
 longest of those, plus the start-up. Costs are this machine's typical ones
-(:data:`COSTS`); where the confirmation measured an executor, its curve is scaled to
+(each executor's ``costs`` in :mod:`concdoctor.executors`); where the confirmation measured an executor, its curve is scaled to
 pass through the measured point, so the measured points sit on the curves.
 
 What this cannot see from here is written in the README ("What the scaling model
@@ -28,35 +28,16 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from concdoctor import executors as registry
 from concdoctor.diagnosis import Diagnosis, ExecutorResult, ScalingPoint
+from concdoctor.executors import Costs
 
 WORKERS = (1, 2, 4, 8, 16, 32, 64)
 CORES = (1, 2, 4, 8, 16, 32, 64)
 KNEE = 0.95
 """The knee: the fewest workers reaching this share of the best speedup on the curve."""
-MODELLED = ("thread", "process", "asyncio", "interpreter", "dask")
 CONTENTION = 4
 """How a shared GIL or event loop combines with the other bounds (see :func:`seconds`)."""
-
-
-@dataclass(frozen=True)
-class Costs:
-    """What an executor costs beyond the work: once, per worker, per task, per byte."""
-
-    start: float
-    per_worker: float
-    per_task: float
-    per_byte: float = 0.0
-
-
-COSTS = {
-    "thread": Costs(start=0.0005, per_worker=0.0001, per_task=0.00003),
-    "process": Costs(start=0.005, per_worker=0.01, per_task=0.0001, per_byte=2e-9),
-    "asyncio": Costs(start=0.001, per_worker=0.0, per_task=0.00005),
-    "interpreter": Costs(start=0.01, per_worker=0.05, per_task=0.0002, per_byte=2e-9),
-    "dask": Costs(start=0.7, per_worker=0.05, per_task=0.0005, per_byte=5e-9),
-}
-"""Typical costs on a 2-core Linux machine (fork start method; dask: a LocalCluster)."""
 
 
 @dataclass(frozen=True)
@@ -73,10 +54,13 @@ class Work:
 
 
 def seconds(executor: str, work: Work, workers: int, cores: int,
-            costs: Mapping[str, Costs] = COSTS) -> float:
-    """The batch's predicted wall time on ``executor`` with ``workers`` on ``cores``."""
+            costs: Costs | None = None) -> float:
+    """The batch's predicted wall time on ``executor`` with ``workers`` on ``cores``
+    (its registry entry's costs, unless ``costs`` are given)."""
     n, t = work.tasks, work.task_seconds
-    cost = costs[executor]
+    entry = registry.get(executor)
+    cost = costs or entry.costs
+    assert cost is not None, f"{executor} is not modelled"
     busy = work.gil + work.released
     size = max(1, min(workers, n))
     parallel = max(math.ceil(n / size) * t, n * busy * t / max(1, min(size, cores)),
@@ -84,9 +68,9 @@ def seconds(executor: str, work: Work, workers: int, cores: int,
     serial = 0.0
     if size == 1:  # one worker queues behind no one
         pass
-    elif executor == "thread" and work.gil_enabled:
+    elif entry.serialises == "gil" and work.gil_enabled:
         serial = n * work.gil * t
-    elif executor == "asyncio":
+    elif entry.serialises == "loop":
         serial = n * busy * t
     # Workers queueing for one shared GIL (or loop) while their waves also bound the
     # batch lose more than the larger bound says: the two combine as a 4-norm, which is
@@ -96,7 +80,7 @@ def seconds(executor: str, work: Work, workers: int, cores: int,
 
 
 def speedup(executor: str, work: Work, workers: int, cores: int,
-            costs: Mapping[str, Costs] = COSTS, scale: float = 1.0) -> float:
+            costs: Costs | None = None, scale: float = 1.0) -> float:
     sequential = work.tasks * work.task_seconds
     predicted = seconds(executor, work, workers, cores, costs) * scale
     return round(sequential / predicted, 3) if predicted > 0 else 0.0
@@ -142,13 +126,17 @@ def curves(d: Diagnosis) -> dict[str, tuple[ScalingPoint, ...]]:
     here = d.environment.cpu_count
     measured = {r.executor: r for r in (d.confirmation.results if d.confirmation else ())
                 if r.speedup is not None and not r.unsafe}
-    names = [e for e in MODELLED if e != "asyncio" or d.workload.is_coroutine]
-    names = [e for e in names if e != "dask" or "dask" in measured]
-    return {executor: _curve(executor, work, here, measured.get(executor)) for executor in names}
+    names = [e.name for e in registry.modelled()
+             if (d.workload.is_coroutine or not e.needs_coroutine)
+             and (not e.opt_in or e.name in measured)]
+    rec = d.recommendation
+    advised = {rec.executor: rec.workers} if rec is not None else {}
+    return {executor: _curve(executor, work, here, measured.get(executor),
+                             advised.get(executor)) for executor in names}
 
 
-def _curve(executor: str, work: Work, here: int,
-           result: ExecutorResult | None) -> tuple[ScalingPoint, ...]:
+def _curve(executor: str, work: Work, here: int, result: ExecutorResult | None,
+           advised: int | None = None) -> tuple[ScalingPoint, ...]:
     scale = 1.0
     if result is not None and result.speedup:
         scale = speedup(executor, work, result.workers, here) / result.speedup
@@ -157,7 +145,7 @@ def _curve(executor: str, work: Work, here: int,
     elsewhere = scale if result is not None and result.workers >= 2 else 1.0
     points = []
     for cores in sorted({here, *(c for c in CORES if c > here)}):
-        for workers in _sizes(work.tasks, result):
+        for workers in _sizes(work.tasks, result, advised):
             hit = (result is not None and cores == here and workers == result.workers)
             factor = scale if cores == here else elsewhere
             points.append(ScalingPoint(
@@ -166,6 +154,8 @@ def _curve(executor: str, work: Work, here: int,
     return tuple(points)
 
 
-def _sizes(tasks: int, result: ExecutorResult | None) -> Sequence[int]:
+def _sizes(tasks: int, result: ExecutorResult | None, advised: int | None) -> Sequence[int]:
+    """The usual worker counts, and the ones measured and advised."""
     sizes = {w for w in WORKERS if w <= tasks} | ({result.workers} if result else set())
+    sizes |= {advised} if advised else set()
     return sorted(sizes or {1})

@@ -2,20 +2,23 @@
 
 Every metric a rules file may name is declared here with its type, so an unknown
 metric or a value of the wrong type is caught when the rules load, not when they run.
-The predicted speedups are a simple capacity model (see :func:`predicted_speedups`), a
-hint for the ``mixed`` rules and for which alternative to try first; the confirmation
-measures the real thing.
+The predicted speedups come from the one capacity model (:mod:`concdoctor.decide.capacity`),
+at each pool's size as the rules set it: a hint for the ``mixed`` rules and for which
+alternative to try first; the confirmation measures the real thing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from concdoctor import executors as registry
+from concdoctor.decide import capacity
 from concdoctor.diagnosis import Classification, Environment, Evidence, Workload
+from concdoctor.executors import Executor
 
-METRIC_TYPES: dict[str, type] = {
+BASE_TYPES: dict[str, type] = {
     "kind": str,
     "confidence": float,
     "idle_fraction": float,
@@ -33,26 +36,38 @@ METRIC_TYPES: dict[str, type] = {
     "free_threaded": bool,
     "python_version": tuple,
     "degraded": bool,
-    "process_available": bool,
-    "interpreter_available": bool,
     "cluster_workers": int,
-    "predicted_speedup_thread": float,
-    "predicted_speedup_process": float,
-    "predicted_speedup_asyncio": float,
     "process_advantage": float,
     "bytes_per_task": int,
 }
 REASON_ONLY = {"executor": str, "workers": int, "chunksize": int}
 
 
+def metric_types() -> dict[str, type]:
+    """Every metric a rule may name: the batch's, and per executor in the registry
+    ``<name>_available`` and (for those the capacity model predicts)
+    ``predicted_speedup_<name>``."""
+    per_executor = {f"{e.name}_available": bool for e in registry.pools()}
+    predicted = {f"predicted_speedup_{e.name}": float for e in registry.modelled()}
+    return {**BASE_TYPES, **per_executor, **predicted}
+
+
 @dataclass(frozen=True)
-class Facts:
+class TargetFacts:
     """What the child found out about the target beyond the timing evidence."""
 
     process_problem: str | None = None
-    interpreter_available: bool = False
+    """Why the function, an input or a result does not pickle (None: they all do)."""
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+    """Executors this Python cannot run, with the reason."""
     cluster_workers: int = 0
     """Worker threads of the dask cluster given (--cluster); 0 without one."""
+
+    def available(self, executor: Executor) -> bool:
+        """Whether ``executor`` can run this batch: this Python has it, and it ships
+        nothing that does not pickle."""
+        return (executor.name not in self.unavailable
+                and not (executor.ships and self.process_problem))
 
 
 def python_version_tuple(text: str) -> tuple[int, ...]:
@@ -67,41 +82,20 @@ def python_version_tuple(text: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def predicted_speedups(idle: float, gil: float, released: float, *, tasks: int,
-                       cpu_count: int, gil_enabled: bool = True,
-                       workers: Mapping[str, int] | None = None) -> dict[str, float]:
-    """Upper bounds from capacity alone: waiting overlaps freely, GIL-held work runs one
-    thread at a time per interpreter, and all CPU work shares ``cpu_count`` cores.
-
-    ``workers`` holds each pool's size as the rules set it (their ``[alternatives]``);
-    a pool left out gets one worker per task (processes: one per core).
-    """
-    busy = gil + released
-    cores = max(cpu_count, 1)
-    pools = {"thread": tasks, "process": min(tasks, cores), "asyncio": tasks, **(workers or {})}
-
-    def bound(size: int, serial: float) -> float:
-        limit = max(1 / max(min(size, tasks), 1), serial, busy / cores)
-        return round(1 / limit, 2) if limit > 0 else float(tasks)
-
-    serial_threads = gil if gil_enabled else 0.0
-    return {
-        "thread": bound(pools["thread"], serial_threads),
-        "process": bound(pools["process"], 0.0),
-        "asyncio": bound(pools["asyncio"], busy),
-    }
+def predicted_speedups(work: capacity.Work, cpu_count: int,
+                       workers: Mapping[str, int]) -> dict[str, float]:
+    """The capacity model's speedup of each modelled executor at its pool's size."""
+    return {e.name: capacity.speedup(e.name, work, workers.get(e.name, 1), cpu_count)
+            for e in registry.modelled()}
 
 
 def build_metrics(evidence: Evidence, classification: Classification, workload: Workload,
-                  environment: Environment, facts: Facts,
-                  workers: Mapping[str, int] | None = None) -> dict[str, Any]:
-    """Every metric the rules can name, for one diagnosis. ``workers``: the pools' sizes
-    for the capacity model (see :func:`predicted_speedups`)."""
+                  environment: Environment, facts: TargetFacts,
+                  workers: Mapping[str, int]) -> dict[str, Any]:
+    """Every metric the rules can name, for one diagnosis. ``workers``: each pool's size,
+    as the rules set it, for the capacity model."""
     idle, gil, released = evidence.shares
-    predictions = predicted_speedups(idle, gil, released, tasks=workload.tasks,
-                                     cpu_count=environment.cpu_count,
-                                     gil_enabled=environment.gil_enabled, workers=workers)
-    return {
+    metrics: dict[str, Any] = {
         "kind": classification.kind,
         "confidence": classification.confidence,
         "idle_fraction": idle,
@@ -119,12 +113,14 @@ def build_metrics(evidence: Evidence, classification: Classification, workload: 
         "free_threaded": environment.free_threaded_build,
         "python_version": python_version_tuple(environment.python),
         "degraded": evidence.degraded,
-        "process_available": facts.process_problem is None,
-        "interpreter_available": facts.interpreter_available,
         "cluster_workers": facts.cluster_workers,
-        "predicted_speedup_thread": predictions["thread"],
-        "predicted_speedup_process": predictions["process"],
-        "predicted_speedup_asyncio": predictions["asyncio"],
-        "process_advantage": round(predictions["process"] / max(predictions["thread"], 0.01), 2),
         "bytes_per_task": evidence.bytes_per_task,
     }
+    metrics.update({f"{e.name}_available": facts.available(e) for e in registry.pools()})
+    predictions = predicted_speedups(capacity.work_from(metrics), environment.cpu_count,
+                                     workers)
+    metrics.update({f"predicted_speedup_{name}": value for name, value in predictions.items()})
+    # Processes against threads, the question the mixed rules ask.
+    metrics["process_advantage"] = round(
+        predictions.get("process", 1.0) / max(predictions.get("thread", 1.0), 0.01), 2)
+    return metrics

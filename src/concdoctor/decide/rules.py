@@ -18,9 +18,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from concdoctor import executors as registry
 from concdoctor.decide import expressions
-from concdoctor.decide.metrics import METRIC_TYPES, REASON_ONLY, python_version_tuple
-from concdoctor.diagnosis import EXECUTORS
+from concdoctor.decide.metrics import REASON_ONLY, metric_types, python_version_tuple
 from concdoctor.errors import RulesError
 from concdoctor.options import PROJECT_KEYS
 
@@ -92,9 +92,10 @@ class Rule:
 class RuleSet:
     rules: tuple[Rule, ...]
     alternatives: dict[str, expressions.Node] = field(default_factory=dict)
-    """Worker counts per executor (and the chunk size, under ``chunksize``): used when an
-    executor is measured as an alternative, by rules that leave them out, and by the
-    capacity model, so that all three speak of the same pools."""
+    """Worker counts that override an executor's registry default (and the chunk size,
+    under ``chunksize``): used when an executor is measured as an alternative, by rules
+    that leave them out, and by the capacity model, so that all three speak of the same
+    pools."""
     sources: tuple[str, ...] = ()
 
     def first_match(self, metrics: Mapping[str, Any]) -> Rule | None:
@@ -102,10 +103,13 @@ class RuleSet:
 
     def workers(self, executor: str, *, tasks: int, cpu_count: int,
                 cluster_workers: int = 0) -> int:
-        """The executor's worker count from ``[alternatives]`` (1 for sequential)."""
-        node = self.alternatives.get(executor)
-        if executor == "sequential" or node is None:
+        """The executor's worker count: the rules' ``[alternatives]``, else its registry
+        entry's default (1 for the sequential reference)."""
+        if executor == registry.SEQUENTIAL:
             return 1
+        node = self.alternatives.get(executor)
+        if node is None:
+            node = expressions.parse(registry.get(executor).workers)
         return max(1, expressions.evaluate(node, names(tasks, cpu_count, 1, cluster_workers)))
 
     def chunksize(self, *, tasks: int, cpu_count: int, workers: int) -> int:
@@ -230,9 +234,9 @@ def _build(data: dict[str, Any], text: str, source: str, header: str) -> RuleSet
     alternatives = {}
     for executor, expression in dict(data.get("alternatives", {})).items():
         where = f"{source}:{_key_line(text, executor, 0)}: [alternatives] {executor}"
-        if executor not in (*EXECUTORS, CHUNKSIZE_KEY):
+        if not registry.known(executor) and executor != CHUNKSIZE_KEY:
             raise RulesError(f"{where}: unknown executor {executor!r}; use one of "
-                             f"{', '.join(EXECUTORS)}, or {CHUNKSIZE_KEY}")
+                             f"{', '.join(registry.names())}, or {CHUNKSIZE_KEY}")
         alternatives[executor] = _expression(expression, where, executor if executor ==
                                              CHUNKSIZE_KEY else "workers")
     return RuleSet(tuple(rule for _, rule in ordered), alternatives, (source,))
@@ -247,9 +251,9 @@ def _rule(raw: Any, index: int, source: str, line: int, block: str) -> Rule:
     where = f"{source}:{line}: rule {rule_id!r}"
     _check_keys(raw, RULE_KEYS, where, block, line)
     executor = raw.get("executor")
-    if executor not in EXECUTORS:
+    if not registry.known(executor):
         raise RulesError(f"{where}: unknown executor {executor!r}; use one of "
-                         f"{', '.join(EXECUTORS)}")
+                         f"{', '.join(registry.names())}")
     reason = raw.get("reason")
     if not isinstance(reason, str):
         raise RulesError(f"{where}: reason = \"...\" is required (placeholders like "
@@ -286,9 +290,9 @@ def _conditions(when: Any, where: str, block: str) -> tuple[Condition, ...]:
         raise RulesError(f"{where}: 'when' must be a table of metric = value")
     conditions = []
     for metric, test in when.items():
-        if metric not in METRIC_TYPES:
+        if metric not in metric_types():
             raise RulesError(f"{where} (line {_key_line(block, metric, 0)}): unknown metric "
-                             f"{metric!r}; known metrics: {', '.join(METRIC_TYPES)}")
+                             f"{metric!r}; known metrics: {', '.join(metric_types())}")
         tests = test.items() if isinstance(test, dict) else [("==", test)]
         for op, value in tests:
             if op not in OPERATORS:
@@ -299,7 +303,7 @@ def _conditions(when: Any, where: str, block: str) -> tuple[Condition, ...]:
 
 
 def _typed(metric: str, op: str, value: Any, where: str) -> Any:
-    kind = METRIC_TYPES[metric]
+    kind = metric_types()[metric]
     if op in ("in", "not_in"):
         if not isinstance(value, list):
             raise RulesError(f"{where}: {metric} {op} needs a list")
@@ -322,7 +326,7 @@ def _typed(metric: str, op: str, value: Any, where: str) -> Any:
 
 
 def _check_placeholders(template: str, where: str) -> None:
-    known = set(METRIC_TYPES) | set(REASON_ONLY)
+    known = set(metric_types()) | set(REASON_ONLY)
     for braces in re.findall(r"\{[^{}]*\}", template):
         if not _PLACEHOLDER.fullmatch(braces):
             raise RulesError(f"{where}: {braces!r} in reason is not a placeholder; use "

@@ -59,30 +59,38 @@ class ConcdoctorFixture:
         rules: str | Path | None = None,
         confirm: bool | None = None,
         compare_all: bool | None = None,
+        compare: Iterable[str] | None = None,
+        cluster: str | None = None,
         trials: int | None = None,
+        adaptive: bool | None = None,
         timeout: float | None = None,
         sampling: bool | None = None,
+        rate: int | None = None,
         budget: float | None = None,
+        seed: int | None = None,
+        sample: int | None = None,
         allow_failure: bool = False,
     ) -> Diagnosis:
         """Diagnose ``func`` over ``inputs`` (one call each) or ``repeat`` calls.
 
-        Same arguments as :func:`concdoctor.api.profile`; ``None`` means "the marker's,
-        else the command line's, else the default". Fails the test when the target
-        raised, crashed or timed out, unless ``allow_failure=True``.
+        Same arguments as :func:`concdoctor.api.profile`, passed on to it; ``None``
+        means "the marker's, else the command line's, else the default". Fails the test
+        when the target raised, crashed or timed out, unless ``allow_failure=True``.
         """
         __tracebackhide__ = True
         from concdoctor import api
 
         spec = self.marker()
-        options = self.settings.options.given(**spec.defaults()).given(
-            rules=Path(rules) if rules is not None else None, confirm=confirm,
-            compare_all=compare_all, trials=trials, timeout=timeout, sampling=sampling,
-            budget=budget)
-        diagnosis = api.profile(func, inputs, repeat=repeat, inputs_from=inputs_from,
-                                options=options, command=shlex.join(["pytest", self.nodeid]))
+        diagnosis = api.profile(
+            func, inputs, repeat=repeat, inputs_from=inputs_from, rules=rules,
+            confirm=confirm, compare_all=compare_all, compare=compare, cluster=cluster,
+            trials=trials, adaptive=adaptive, timeout=timeout, sampling=sampling, rate=rate,
+            budget=budget, seed=seed, sample=sample,
+            options=self.settings.options.given(**spec.defaults()),
+            command=shlex.join(["pytest", self.nodeid]))
         self.diagnoses.append(diagnosis)
-        if confirm is None and spec.confirm is None and not self.settings.options.confirm:
+        if (confirm is None and "confirm" not in spec.defaults()
+                and not self.settings.options.confirm):
             self._unconfirmed_by_option.add(id(diagnosis))
         report = self._write_report(diagnosis)
         self.session.add(Record.of(diagnosis, self.nodeid, self.worker, report))

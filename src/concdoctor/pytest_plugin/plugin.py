@@ -13,14 +13,13 @@ in ``pytest_testnodedown``, so the summary lists the diagnoses of every worker.
 from __future__ import annotations
 
 import argparse
-import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from concdoctor.options import DEFAULTS, Options
+from concdoctor.options import DEFAULTS, OptionError, Options, Setting, offered
 from concdoctor.pytest_plugin.marker import MARKER, MARKER_HELP, MarkerError, MarkerSpec
 from concdoctor.pytest_plugin.marker import parse_marks as _parse_marks
 from concdoctor.pytest_plugin.session import WORKEROUTPUT_KEY, ConcdoctorSession, Settings
@@ -34,14 +33,33 @@ MARKER_KEY = pytest.StashKey[MarkerSpec]()
 
 
 # -- options ------------------------------------------------------------------------------
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected seconds greater than 0, got {text!r}")
-    return value
+# One --concdoctor-* option per setting the plugin offers (concdoctor.options.SETTINGS
+# says which, and how each is spelled), with the setting's help and Options' checks.
+NOTES = {
+    "confirm": " Speedup assertions then skip, unless a test asks for confirmation.",
+    "report_dir": " Default: no reports are written.",
+}
+"""What a setting means in a test session, beyond what it means everywhere."""
+
+
+def _value(setting: Setting) -> Callable[[str], Any]:
+    """Reads one option's text as the setting's value; Options rejects a bad one with the
+    message it gives everywhere (a word that is no number is shown to it as given)."""
+    def read(text: str) -> Any:
+        value: Any = text
+        if setting.type is tuple:
+            value = tuple(name.strip() for name in text.split(",") if name.strip())
+        elif setting.type in (int, float, Path):
+            try:
+                value = setting.type(text)
+            except ValueError:
+                pass
+        try:
+            DEFAULTS.given(**{setting.name: value})
+        except OptionError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return _FILES[setting.name](text) if setting.name in _FILES else value
+    return read
 
 
 def _rules_file(text: str) -> Path:
@@ -58,33 +76,32 @@ def _report_dir(text: str) -> Path:
     return path
 
 
+_FILES = {"rules": _rules_file, "report_dir": _report_dir}
+"""Paths the session reads or writes: checked against the file system up front."""
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("concdoctor", "concdoctor: which executor speeds up a batch")
-    group.addoption(
-        "--concdoctor-report-dir", metavar="DIR", type=_report_dir, default=None,
-        help="Write each diagnosis's report folder (JSON, HTML, Markdown) under DIR.")
-    group.addoption(
-        "--concdoctor-no-confirm", action="store_true", default=False,
-        help="Skip confirmation (no speedups measured) unless a test asks for it; "
-             "speedup assertions then skip.")
-    group.addoption(
-        "--concdoctor-rules", metavar="FILE", type=_rules_file, default=None,
-        help="Rules TOML file tried before the built-in decision matrix.")
-    group.addoption(
-        "--concdoctor-timeout", metavar="SECONDS", type=_seconds, default=None,
-        help=f"Seconds any one phase of a diagnosis may take (default {DEFAULTS.timeout:g}).")
+    for setting in offered("plugin"):
+        flag, dest = setting.ways["plugin"], f"concdoctor_{setting.name}"
+        if setting.type is bool:  # a flag turns the default over
+            text = f"{setting.help} This option turns it {'off' if setting.default else 'on'}."
+            group.addoption(flag, dest=dest, action="store_const", const=not setting.default,
+                            default=None, help=text + NOTES.get(setting.name, ""))
+        else:
+            text = setting.with_default() + NOTES.get(setting.name, "")
+            group.addoption(flag, dest=dest, metavar=setting.metavar or "VALUE",
+                            type=_value(setting), default=None, help=text)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     base = config.invocation_params.dir
-    rules = config.getoption("concdoctor_rules")
-    report_dir = config.getoption("concdoctor_report_dir")
-    options = _project(config).given(
-        confirm=False if config.getoption("concdoctor_no_confirm") else None,
-        rules=base / rules if rules is not None else None,
-        timeout=config.getoption("concdoctor_timeout"),
-    )
+    given = {setting.name: config.getoption(f"concdoctor_{setting.name}")
+             for setting in offered("plugin")}
+    report_dir, rules = given.pop("report_dir"), given.pop("rules")
+    options = _project(config).given(rules=base / rules if rules is not None else None,
+                                      **given)
     if options.rules is not None:
         _check_rules(options.rules)
     settings = Settings(options, report_dir=base / report_dir if report_dir is not None else None)
@@ -94,7 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _project(config: pytest.Config) -> Options:
     """The defaults with the project's [tool.concdoctor] settings (its pyproject.toml)."""
-    from concdoctor.options import OptionError, project_options
+    from concdoctor.options import project_options
 
     try:
         return project_options(config.rootpath)

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from concdoctor.diagnosis import EXECUTORS, KINDS, Diagnosis, ExecutorResult
+from concdoctor import executors as registry
+from concdoctor.diagnosis import KINDS, Diagnosis, ExecutorResult
+from concdoctor.executors import SEQUENTIAL
 from concdoctor.render import wording
 
 _INDENT = " " * 13
@@ -82,15 +84,15 @@ def _shares(d: Diagnosis) -> str:
 def _measured(d: Diagnosis) -> list[str]:
     conf = d.confirmation
     assert conf is not None
-    rows = [f"{'sequential':<16} {conf.baseline_seconds:.3f} s  baseline"]
+    rows = [f"{SEQUENTIAL:<16} {conf.baseline_seconds:.3f} s  baseline"]
     for result in conf.results:
         name = _pool(result.executor, result.workers)
         if result.unsafe:
             rows.append(f"{name:<16} unsafe: {wording.results_text(result.check, name)}")
         elif result.skipped:
             rows.append(f"{name:<16} skipped: {result.skipped}")
-        elif result.executor == "sequential":
-            rows[0] = (f"{'sequential':<16} {conf.baseline_seconds:.3f} s  baseline "
+        elif result.executor == SEQUENTIAL:
+            rows[0] = (f"{SEQUENTIAL:<16} {conf.baseline_seconds:.3f} s  baseline "
                        f"(median of {len(result.seconds)} runs)")
         elif result.median_seconds is not None:
             rows.append(f"{name:<16} {result.median_seconds:.3f} s  {_x(result.speedup)}")
@@ -156,7 +158,7 @@ def check_kind(d: Diagnosis, kinds: Sequence[str]) -> Problem | None:
 
 
 def check_executor(d: Diagnosis, executors: Sequence[str]) -> Problem | None:
-    check_names("executor", executors, EXECUTORS)
+    check_names("executor", executors, registry.names())
     rec = d.recommendation
     if rec is not None and rec.executor in executors:
         return None
@@ -171,7 +173,7 @@ def check_speedup(d: Diagnosis, at_least: float,
                   executor: str | None = None) -> tuple[float | None, Problem | None]:
     """The measured speedup of the advice (or of ``executor``) against ``at_least``."""
     if executor is not None:
-        check_names("executor", [executor], EXECUTORS)
+        check_names("executor", [executor], registry.names())
     conf = d.confirmation
     if conf is None:
         return None, Problem(f"expected a speedup of at least {at_least:.2f}x, but no speedup "
@@ -202,8 +204,8 @@ def check_speedup(d: Diagnosis, at_least: float,
 
 def _result(results: Sequence[ExecutorResult], executor: str) -> ExecutorResult | None:
     found = next((r for r in results if r.executor == executor), None)
-    if found is None and executor == "sequential":
-        return ExecutorResult("sequential", 1, speedup=1.0, median_seconds=0.0)
+    if found is None and executor == SEQUENTIAL:
+        return ExecutorResult(SEQUENTIAL, 1, speedup=1.0, median_seconds=0.0)
     return found
 
 

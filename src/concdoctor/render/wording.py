@@ -15,16 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from concdoctor import executors as registry
 from concdoctor.diagnosis import Diagnosis, Evidence, ExecutorResult, ResultsCheck
+from concdoctor.executors import SEQUENTIAL
 
-EXECUTOR_LABELS = {
-    "sequential": "stay sequential",
-    "thread": "thread pool",
-    "process": "process pool",
-    "asyncio": "asyncio tasks",
-    "interpreter": "interpreter pool",
-    "dask": "dask cluster",
-}
 SNIPPET_TITLE = "Apply it"
 STATES = ("idle", "gil", "released")
 STATE_LABELS = {"idle": "idle (waiting)", "gil": "GIL held", "released": "GIL released"}
@@ -64,7 +58,7 @@ class ExecutorRow:
 # -- numbers ------------------------------------------------------------------------------
 def pool(executor: str, workers: int | None, *, plain: bool = False) -> str:
     """An executor and its size: ``thread × 8`` (``thread x8`` plain); sequential alone."""
-    if executor == "sequential" or not workers or workers <= 0:
+    if executor == SEQUENTIAL or not workers or workers <= 0:
         return executor
     return f"{executor} x{workers}" if plain else f"{executor} × {workers}"
 
@@ -112,8 +106,8 @@ def headline(d: Diagnosis) -> str:
     rec = d.recommendation
     if rec is None:
         return "no recommendation (partial report)" if d.failure else "no recommendation"
-    label = EXECUTOR_LABELS.get(rec.executor, rec.executor)
-    if rec.executor == "sequential":
+    label = registry.label(rec.executor)
+    if rec.executor == SEQUENTIAL:
         return label
     plural = "worker" if rec.workers == 1 else "workers"
     chunk = f" · chunksize {rec.chunksize}" if rec.chunksize > 1 else ""
@@ -161,7 +155,7 @@ def prediction_text(d: Diagnosis, *, plain: bool = False) -> str | None:
     dash = "-" if plain else "–"
     text = f"predicted for all {p.tasks} tasks: sequential {seconds(p.sequential_seconds)}"
     span = f"{seconds(p.low)}{dash}{seconds(p.high)}"
-    if rec is not None and rec.executor != "sequential":
+    if rec is not None and rec.executor != SEQUENTIAL:
         speedup = p.sequential_seconds / p.recommended_seconds if p.recommended_seconds else None
         text += (f", {pool(rec.executor, rec.workers, plain=plain)} "
                  f"{seconds(p.recommended_seconds)} ({span}, {times(speedup, plain=plain)})")
@@ -208,7 +202,7 @@ def more_cores_text(d: Diagnosis) -> str | None:
         if (value, workers) != last:  # more cores than that change nothing
             shown.append(f"{cores} cores {times(value)} ({workers} workers)")
         last = (value, workers)
-    return f"{EXECUTOR_LABELS.get(rec.executor, rec.executor)} on more cores: " + ", ".join(shown)
+    return f"{registry.label(rec.executor)} on more cores: " + ", ".join(shown)
 
 
 def revision_text(d: Diagnosis) -> str | None:
@@ -325,9 +319,9 @@ def executor_rows(d: Diagnosis) -> list[ExecutorRow]:
         ExecutorResult(executor=name, workers=0, median_seconds=median)
         for name, median in conf.executors.items()
     ]
-    if not any(r.executor == "sequential" for r in results):
-        results.insert(0, ExecutorResult("sequential", 1, median_seconds=conf.baseline_seconds))
-    results.sort(key=lambda r: r.executor != "sequential")
+    if not any(r.executor == SEQUENTIAL for r in results):
+        results.insert(0, ExecutorResult(SEQUENTIAL, 1, median_seconds=conf.baseline_seconds))
+    results.sort(key=lambda r: r.executor != SEQUENTIAL)
     rec_index = _recommended_index(d, results)
     rec_median = results[rec_index].median_seconds if rec_index is not None else None
     rows = []
@@ -338,7 +332,7 @@ def executor_rows(d: Diagnosis) -> list[ExecutorRow]:
         rows.append(ExecutorRow(
             executor=r.executor, workers=r.workers, chunksize=r.chunksize,
             median_seconds=r.median_seconds, speedup=speedup, skipped=r.skipped,
-            recommended=i == rec_index, baseline=r.executor == "sequential",
+            recommended=i == rec_index, baseline=r.executor == SEQUENTIAL,
             verdict=_why(r, i == rec_index, rec_median, d.executor),
             results=results_word(r.check), memory=size(r.worker_bytes),
         ))
@@ -393,7 +387,7 @@ def _why(r: ExecutorResult, recommended: bool, rec_median: float | None,
         return f"skipped: {r.skipped}"
     if r.median_seconds is None:
         return "not measured"
-    base = "baseline; " if r.executor == "sequential" else ""
+    base = "baseline; " if r.executor == SEQUENTIAL else ""
     if not rec_median or rec_name is None:
         return "baseline" if base else "measured"
     ratio = r.median_seconds / rec_median
