@@ -46,7 +46,7 @@ def toy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     thread = registry.get("thread")
     registry.register(Executor(
         "toy", "toy pool", runner=f"{__name__}:run_toy",
-        snippet="concdoctor.conclude.snippet:pool_body", workers="min(tasks, 12)",
+        snippet="concdoctor.conclude.snippet:pool_body", workers="tasks",
         costs=thread.costs, serialises="gil", kneed=True, shares_memory=True,
         pool_class="concurrent.futures:ThreadPoolExecutor"))
     try:

@@ -326,7 +326,7 @@ class Diagnosis:
     # -- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        # Stable key order: the contract fields first, as in DESIGN.md.
+        # Stable key order: the contract fields first, as README's "Reports" lists them.
         ordered = {"schema_version": data.pop("schema_version"), "target": data.pop("target")}
         ordered.update(data)
         return ordered

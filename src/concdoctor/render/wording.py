@@ -244,7 +244,7 @@ def evidence_rows(ev: Evidence) -> list[tuple[str, str]]:
                              f"{ev.involuntary_switches} involuntary"),
     ]
     if ev.samples or ev.sampling_rate:
-        rows.append(("py-spy samples", f"{ev.samples} at {ev.sampling_rate} Hz"))
+        rows.append(("py-spy stack samples", f"{ev.samples} at {ev.sampling_rate} Hz"))
     if ev.blocking_calls:
         rows.append(("Blocking calls", ", ".join(ev.blocking_calls)))
     return rows
