@@ -92,3 +92,51 @@ def spin(steps: int) -> int:
     for i in range(steps * 12):
         total += i * i
     return total
+
+
+# -- mixed work: tasks that both wait and compute ----------------------------------------
+
+def _python_ms(milliseconds: float) -> int:
+    total = 0
+    for i in range(int(milliseconds * 12_000)):
+        total += i * i
+    return total
+
+
+def fetch_then_parse(i: int) -> int:
+    """A 20 ms wait (a download), then about 20 ms of pure Python (parsing it)."""
+    import time
+
+    time.sleep(0.02)
+    return _python_ms(20) + i
+
+
+async def await_then_compute(i: int) -> int:
+    """The same as a coroutine: await an answer, then compute on it."""
+    await asyncio.sleep(0.02)
+    return _python_ms(20) + i
+
+
+def short_wait(i: int) -> int:
+    """One of thousands of short requests: 30 ms of waiting, nothing else."""
+    import time
+
+    time.sleep(0.03)
+    return i
+
+
+_GZIP_INPUT = os.urandom(1 << 14) * 192  # 3 MiB that gzip -9 works at
+
+
+def gzip_program(i: int) -> int:
+    """Call a CPU-heavy program and wait for it: the interpreter idles, gzip computes."""
+    return len(subprocess.run(["gzip", "-9", "-c"], input=_GZIP_INPUT, capture_output=True,
+                              check=True).stdout) + i
+
+
+def tiny_python(i: int) -> int:
+    """About 35 µs of pure Python: too short to hand out one at a time."""
+    total = 0
+    for k in range(600):
+        total += k * i
+    return total

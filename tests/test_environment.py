@@ -10,7 +10,7 @@ from concdoctor import environment
 from concdoctor import executors as registry
 from concdoctor.decide import rules
 from concdoctor.decide.classify import classify
-from concdoctor.decide.metrics import TargetFacts, build_metrics
+from concdoctor.decide.metrics import TargetFacts, build_metrics, with_predictions
 from concdoctor.decide.recommend import recommend
 from concdoctor.diagnosis import Environment, Evidence, Workload
 
@@ -21,8 +21,10 @@ PURE_PYTHON = Evidence(wall_seconds=2.0, cpu_seconds=2.0, thread_cpu_seconds=2.0
 
 def advise(env: Environment, facts: TargetFacts) -> tuple[str, str]:
     kind = classify(PURE_PYTHON, cpu_count=env.cpu_count)
-    workers = {"thread": 8, "process": 2, "asyncio": 8, "interpreter": 2, "dask": 2}
-    values = build_metrics(PURE_PYTHON, kind, Workload(tasks=8), env, facts, workers)
+    pools = {"thread": (8, 1), "process": (2, 1), "asyncio": (8, 1), "interpreter": (2, 1),
+             "dask": (2, 1)}
+    values = with_predictions(build_metrics(PURE_PYTHON, kind, Workload(tasks=8), env, facts),
+                              pools)
     advice = recommend(rules.load(), values)
     return advice.executor, advice.rule
 

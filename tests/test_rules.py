@@ -49,7 +49,10 @@ def default() -> rules.RuleSet:
         ({"kind": "python_cpu_bound", "gil_enabled": False, "free_threaded": True}, "thread",
          "free-threaded-python-cpu"),
         ({"kind": "gil_released_c"}, "thread", "c-released-threads"),
-        ({"kind": "overhead_bound"}, "sequential", "tiny-tasks"),
+        ({"kind": "overhead_bound", "predicted_speedup_process": 1.1}, "sequential",
+         "tiny-tasks"),
+        ({"kind": "overhead_bound", "predicted_speedup_process": 1.8}, "process",
+         "tiny-tasks-chunked"),
         ({"kind": "already_parallel"}, "sequential", "already-parallel"),
         ({"kind": "mixed", "process_advantage": 1.5}, "process", "mixed-processes"),
         ({"kind": "mixed", "process_advantage": 1.0}, "thread", "mixed-threads"),
@@ -71,11 +74,39 @@ def test_reason_is_filled_with_measured_numbers(default: rules.RuleSet) -> None:
 
 def test_worker_expressions_follow_cpu_count(default: rules.RuleSet) -> None:
     advice = recommend(default, metrics(kind="python_cpu_bound", tasks=100, cpu_count=6,
-                                        task_seconds=0.5))
-    assert advice.workers == 6
+                                        task_seconds=0.5, idle_fraction=0.0,
+                                        gil_fraction=1.0, released_fraction=0.0))
+    assert advice.workers == 6 and advice.limited_by is None  # the knee: one per core
+
+
+def test_short_tasks_travel_in_chunks(default: rules.RuleSet) -> None:
     chunked = recommend(default, metrics(kind="python_cpu_bound", tasks=1000, cpu_count=2,
-                                         task_seconds=0.001))
+                                         task_seconds=0.001, idle_fraction=0.0,
+                                         gil_fraction=1.0, released_fraction=0.0))
     assert chunked.chunksize == 125  # 1000 / (2 workers * 4), rounded up
+
+
+def test_processes_go_past_the_cores_when_the_tasks_also_wait(default: rules.RuleSet) -> (
+        None):
+    """Half waiting, half Python: a second process per core overlaps the waits."""
+    advice = recommend(default, metrics(kind="mixed", tasks=100, cpu_count=2,
+                                        task_seconds=0.04, idle_fraction=0.5,
+                                        gil_fraction=0.5, released_fraction=0.0,
+                                        process_advantage=1.5))
+    assert advice.executor == "process" and advice.workers >= 4
+    assert advice.predicted_speedup is not None and advice.predicted_speedup > 1.5
+
+
+def test_threads_follow_the_curve_past_64(default: rules.RuleSet) -> None:
+    waits = metrics(tasks=600, task_seconds=0.03, idle_fraction=0.999, gil_fraction=0.001,
+                    released_fraction=0.0)
+    advice = recommend(default, waits)
+    assert advice.executor == "thread" and advice.workers > 256
+    assert advice.limited_by in (None, "tasks")
+    capped = recommend(default, {**waits, "files_limit": 100})
+    assert capped.workers == 100 and capped.limited_by == "files_limit"
+    threads = recommend(default, {**waits, "threads_limit": 50, "files_limit": 100})
+    assert threads.workers == 50 and threads.limited_by == "threads_limit"
 
 
 def test_user_rules_come_first_and_defaults_remain(tmp_path: Path) -> None:

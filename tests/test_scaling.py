@@ -116,3 +116,39 @@ def test_the_advice_predicts_what_its_curve_shows(idle: float, gil: float,
     curve = scaling.curves(replace(d, recommendation=rec))[rec.executor]
     point = next(p for p in curve if p.workers == rec.workers and p.cores == 2)
     assert point.predicted_speedup == rec.predicted_speedup
+
+
+HALF_WAITING = Work(tasks=100, task_seconds=0.04, idle=0.5, gil=0.5, released=0.0)
+
+
+def test_the_cores_bound_only_the_running_share() -> None:
+    """Tasks that wait half the time: a process per core leaves the cores half idle, so
+    twice as many processes run about twice as fast; the knee finds that count."""
+    at_cores = scaling.speedup("process", HALF_WAITING, 2, 2)
+    doubled = scaling.speedup("process", HALF_WAITING, 4, 2)
+    assert doubled > 1.6 * at_cores
+    assert scaling.knee("process", HALF_WAITING, 2, ceiling=16) >= 4
+    pure = Work(tasks=100, task_seconds=0.04, idle=0.0, gil=1.0, released=0.0)
+    assert scaling.knee("process", pure, 2, ceiling=16) == 2  # no waits to overlap
+
+
+def test_programs_the_task_waits_for_need_cores() -> None:
+    """The interpreter idles while gzip runs: without the child program's CPU the model
+    would see pure waiting; with it, threads stop gaining at the cores."""
+    waiting = Work(tasks=40, task_seconds=0.02, idle=0.98, gil=0.01, released=0.01)
+    gzip = Work(**{**waiting.__dict__, "external": 0.97})
+    assert scaling.speedup("thread", waiting, 40, 2) > 10
+    assert scaling.speedup("thread", gzip, 40, 2) == pytest.approx(2.0, rel=0.2)
+    assert scaling.knee("thread", gzip, 2, ceiling=40) <= 4  # the cores, not the tasks
+
+
+def test_chunks_make_tiny_tasks_worth_a_pool() -> None:
+    tiny = Work(tasks=20_000, task_seconds=35e-6, idle=0.0, gil=1.0, released=0.0,
+                bytes_per_task=40)
+    assert scaling.speedup("process", tiny, 2, 2) < 1.0  # one hand-off per call
+    assert scaling.speedup("process", tiny, 2, 2, chunksize=2500) > 1.3
+
+
+def test_the_knee_goes_past_64_for_thousands_of_waits() -> None:
+    waits = Work(tasks=600, task_seconds=0.03, idle=0.999, gil=0.001, released=0.0)
+    assert scaling.knee("thread", waits, 2, ceiling=600) > 256

@@ -88,6 +88,10 @@ class Environment:
     """The dask scheduler the batch was also measured on (None: none given)."""
     cluster_workers: int = 0
     """Its worker threads, as the scheduler counted them."""
+    threads_limit: int | None = None
+    """Threads one pool may start here (half the user's RLIMIT_NPROC); None: no limit."""
+    files_limit: int | None = None
+    """Descriptors calls in flight may hold (RLIMIT_NOFILE, less a reserve); None: none."""
     concdoctor: str = ""
     py_spy: str | None = None
     yappi: str | None = None
@@ -132,6 +136,9 @@ class Evidence:
     times above are the sample's."""
     seed: int | None = None
     """The seed that chose the sample."""
+    child_programs_cpu_seconds: float = 0.0
+    """CPU the programs the target ran and waited for used during the baseline (the
+    children it reaped: ``RUSAGE_CHILDREN``)."""
     loop_blocking: float | None = None
     """For a coroutine: the share of its idle samples spent outside the event loop's
     wait, i.e. blocking the loop; None when the samples cannot tell."""
@@ -140,6 +147,12 @@ class Evidence:
     def cpu_ratio(self) -> float:
         """Process CPU seconds per wall second: ~0 waiting, ~1 one core, >1 native threads."""
         return self.cpu_seconds / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    @property
+    def child_cpu_ratio(self) -> float:
+        """CPU seconds of the programs the target waited for, per wall second."""
+        return (self.child_programs_cpu_seconds / self.wall_seconds
+                if self.wall_seconds > 0 else 0.0)
 
     @property
     def thread_cpu_ratio(self) -> float:
@@ -178,6 +191,9 @@ class Recommendation:
     """The rule whose advice the measurement overturned."""
     snippet: str | None = None
     """The few lines of Python that apply this advice to the user's own call."""
+    limited_by: str | None = None
+    """What set the worker count where the scaling curve's knee was not the limit:
+    ``tasks``, ``cores``, ``threads_limit``, ``files_limit``, ``memory`` or ``user``."""
     predicted_speedup: float | None = None
     """The capacity model's speedup for this executor and worker count on this machine
     (the scaling curve's point there, before any measurement scales it)."""

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concdoctor import __version__
 from concdoctor.baseline import stacks as sampling
 from concdoctor.cores import cpu_count
+from concdoctor.decide import limits
 from concdoctor.diagnosis import Environment
 
 
@@ -24,6 +25,7 @@ def describe(*, is_gil_enabled: Callable[[], bool] | None = None,
     gil_check = is_gil_enabled or getattr(sys, "_is_gil_enabled", None)
     if free_threaded_build is None:
         free_threaded_build = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    found = limits.read()
     return Environment(
         python=platform.python_version(), cpu_count=cpu_count(),
         gil_enabled=bool(gil_check()) if gil_check else True,
@@ -31,6 +33,7 @@ def describe(*, is_gil_enabled: Callable[[], bool] | None = None,
         implementation=platform.python_implementation(),
         platform=f"{platform.system()} {platform.release()} {platform.machine()}",
         start_method=start_method(), concdoctor=__version__,
+        threads_limit=found.threads, files_limit=found.files,
         py_spy=sampling.py_spy_version(sampling.find_py_spy()), yappi=_yappi_version(),
     )
 

@@ -33,7 +33,11 @@ class Costs:
     start: float
     per_worker: float
     per_task: float
+    """Per hand-off (a task, or a chunk of them): the round trip to a worker."""
     per_byte: float = 0.0
+    per_item: float = 0.0
+    """Per call shipped, even inside a chunk: pickling it and its result (CPU the
+    dispatching process spends beside the workers)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class Executor:
     """Each worker costs something, so the scaling curve's knee picks the count."""
     shares_memory: bool = False
     """Its tasks share the process's module state: a write to it needs a lock."""
+    os_threads: bool = False
+    """Each worker is a thread of this process: the user's thread limit bounds them."""
     needs_coroutine: bool = False
     """Runs only ``async def`` targets."""
     opt_in: bool = False
@@ -158,13 +164,13 @@ register(Executor(SEQUENTIAL, "stay sequential", f"{_RUNNERS}:run_sequential",
                   f"{_SNIPPETS}:sequential_body"))
 register(Executor(
     "thread", "thread pool", f"{_RUNNERS}:run_threads", f"{_SNIPPETS}:pool_body",
-    workers="min(tasks, 64)", costs=Costs(start=0.0005, per_worker=0.0001, per_task=0.00003),
-    serialises="gil", kneed=True, shares_memory=True,
+    workers="tasks", costs=Costs(start=0.0005, per_worker=0.0001, per_task=0.00003),
+    serialises="gil", kneed=True, shares_memory=True, os_threads=True,
     pool_class="concurrent.futures:ThreadPoolExecutor"))
 register(Executor(
     "process", "process pool", f"{_RUNNERS}:run_processes", f"{_SNIPPETS}:pool_body",
-    workers="min(tasks, cpu_count)",
-    costs=Costs(start=0.005, per_worker=0.01, per_task=0.0001, per_byte=2e-9),
+    workers="min(tasks, 8 * cpu_count)",
+    costs=Costs(start=0.005, per_worker=0.01, per_task=0.0001, per_byte=2e-9, per_item=7e-6),
     ships=True, chunks=True, kneed=True, rival="interpreter",
     pool_class="concurrent.futures:ProcessPoolExecutor"))
 register(Executor(
@@ -174,11 +180,11 @@ register(Executor(
 register(Executor(
     "interpreter", "interpreter pool", f"{_RUNNERS}:run_interpreters",
     f"{_SNIPPETS}:pool_body", workers="min(tasks, cpu_count)",
-    costs=Costs(start=0.01, per_worker=0.05, per_task=0.0002, per_byte=2e-9),
+    costs=Costs(start=0.01, per_worker=0.05, per_task=0.0002, per_byte=2e-9, per_item=7e-6),
     ships=True, chunks=True, kneed=True, rival="process",
     pool_class="concurrent.futures:InterpreterPoolExecutor", available="concdoctor.environment:interpreter_unavailable"))
 register(Executor(
     "dask", "dask cluster", f"{_RUNNERS}:run_on_cluster", f"{_SNIPPETS}:dask_body",
     workers="max(cluster_workers, cpu_count)",
-    costs=Costs(start=0.7, per_worker=0.05, per_task=0.0005, per_byte=5e-9),
+    costs=Costs(start=0.7, per_worker=0.05, per_task=0.0005, per_byte=5e-9, per_item=1e-5),
     ships=True, opt_in=True, on_cluster=True, available="concdoctor.cluster:missing"))

@@ -165,7 +165,7 @@ def _confirmed(d: Diagnosis, process: ChildRunner, request: Request, clock: Cloc
         d.recommendation, baseline_seconds=d.evidence.wall_seconds,
         measure=trials.measure_in(process, d, options.timeout, request.progress,
                                   request.scheduler),
-        alternatives=trials.alternatives(d, request.rules, predicted, also),
+        alternatives=trials.alternatives(request.rules, metrics, also),
         trials=options.trials, compare_all=options.compare_all, progress=request.progress,
         expected=predicted, adaptive=options.adaptive, time_left=clock.left, also=also)
     if recommendation is not d.recommendation:  # revised: the model's word on the new one
@@ -210,7 +210,9 @@ def _concluded(d: Diagnosis, process: ChildRunner) -> Diagnosis:
     notes.extend(d.notes)
     for finding in (findings.blocked_event_loop(d.workload, d.classification, d.evidence,
                                                 d.confirmation),
-                    findings.shared_state(d.recommendation, d.evidence, d.confirmation)):
+                    findings.shared_state(d.recommendation, d.evidence, d.confirmation),
+                    findings.child_programs(d.evidence, d.environment),
+                    findings.many_connections(d.recommendation)):
         if finding:
             notes.append(finding)
     for name, tail in (("stdout", process.stdout), ("stderr", process.stderr)):

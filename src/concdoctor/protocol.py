@@ -132,6 +132,8 @@ class BaselineDone:
     """Module-level state the tasks write, ``module.NAME (how)``."""
     bytes_per_task: int = 0
     """Bytes an input and its result take pickled, on average over the first tasks."""
+    child_programs_cpu_seconds: float = 0.0
+    """CPU of the programs the tasks ran and waited for (``RUSAGE_CHILDREN``)."""
     TYPE: ClassVar[str] = "baseline_done"
 
 

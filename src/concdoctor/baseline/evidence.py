@@ -163,7 +163,7 @@ def _sampled(child: ChildRunner, ready: Ready, options: Options, progress: Progr
     if isinstance(done, BaselineDone):
         degraded = degraded or _unreliable(shares, done, options.rate)
     return SampledRun(done, shares, degraded, busy, shared,
-                one_core=samplers is not None and not samplers.own_core)
+                      one_core=samplers is not None and not samplers.own_core)
 
 
 def _start_sampling(pid: int, options: Options, progress: Progress) -> (
@@ -218,6 +218,7 @@ def _evidence(done: BaselineDone, shares: sampling.Shares | None, degraded: str 
         degraded=shares is None, degraded_reason=degraded,
         stacks=shares.stacks if shares else (), process_problem=done.process_problem,
         shared_state=done.shared_state, bytes_per_task=done.bytes_per_task,
+        child_programs_cpu_seconds=round(done.child_programs_cpu_seconds, 6),
     )
 
 

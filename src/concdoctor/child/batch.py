@@ -150,6 +150,7 @@ def _timed_loop(run: ChildState, request: RunBaseline, chosen: Sequence[Any], lo
     sizes: list[int] = []
     checking, first_problem = 0.0, None
     self0, thread0 = resource.getrusage(resource.RUSAGE_SELF), _thread_counters()
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     for index, item in enumerate(chosen):
         t0 = time.perf_counter()
@@ -177,13 +178,16 @@ def _timed_loop(run: ChildState, request: RunBaseline, chosen: Sequence[Any], lo
             break  # a sample runs in spread order: the tasks done so far are spread too
     wall = time.perf_counter() - start - checking
     self1, thread1 = resource.getrusage(resource.RUSAGE_SELF), _thread_counters()
+    children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     return BaselineDone(
         wall_seconds=wall, task_seconds=tuple(walls),
         cpu_seconds=(self1.ru_utime + self1.ru_stime) - (self0.ru_utime + self0.ru_stime),
         thread_cpu_seconds=thread1[0] - thread0[0], voluntary_switches=thread1[1] - thread0[1],
         involuntary_switches=thread1[2] - thread0[2], run_delay_seconds=thread1[3] - thread0[3],
         process_problem=first_problem,  # the first result's; the inputs' are added after
-        bytes_per_task=sum(sizes) // max(len(sizes), 1))
+        bytes_per_task=sum(sizes) // max(len(sizes), 1),
+        child_programs_cpu_seconds=max(0.0, (children1.ru_utime + children1.ru_stime)
+                                       - (children0.ru_utime + children0.ru_stime)))
 
 
 def _watch(func: Callable[..., Any]) -> statecheck.Watch | None:

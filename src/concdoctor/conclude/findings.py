@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from concdoctor import executors as registry
+from concdoctor.decide import limits
 from concdoctor.diagnosis import (
     Classification,
     Confirmation,
+    Environment,
     Evidence,
     FunctionStat,
     Recommendation,
@@ -122,3 +124,29 @@ def shared_state(recommendation: Recommendation | None, evidence: Evidence | Non
 def _one_loop(executor: str) -> bool:
     """The executor runs every task on one event loop."""
     return registry.known(executor) and registry.get(executor).serialises == "loop"
+
+
+CHILD_PROGRAMS_RATIO = 0.2
+"""Child programs using more CPU than this per wall second are worth a word."""
+
+
+def child_programs(evidence: Evidence | None, environment: Environment) -> str | None:
+    """Where the CPU went when the interpreter waited on programs it started."""
+    if evidence is None or evidence.child_cpu_ratio < CHILD_PROGRAMS_RATIO:
+        return None
+    return (f"the interpreter waits on programs it starts, which ran "
+            f"{evidence.child_cpu_ratio:.1f} CPU seconds per wall second: they need cores "
+            f"too, so more workers than the {environment.cpu_count} cores would only queue "
+            "for them")
+
+
+def many_connections(recommendation: Recommendation | None) -> str | None:
+    """A count of concurrent calls a service on the other end may refuse."""
+    if recommendation is None or recommendation.workers <= limits.MANY_CONNECTIONS:
+        return None
+    if not registry.known(recommendation.executor) or not registry.get(
+            recommendation.executor).shares_memory:
+        return None
+    return (f"{recommendation.workers} calls at once: if they go to one service, check that "
+            "it accepts that many connections; a rules file sets a ceiling with "
+            f'[alternatives] {recommendation.executor} = "min(tasks, 32)"')

@@ -14,7 +14,7 @@ from typing import Any
 from concdoctor import executors as registry
 from concdoctor.confirm.ledger import Candidate, Measure, Skipped, Trial
 from concdoctor.confirm.prediction import TrialSummary, extrapolate
-from concdoctor.decide.recommend import alternative_settings
+from concdoctor.decide.recommend import pool_for
 from concdoctor.decide.rules import RuleSet
 from concdoctor.diagnosis import Diagnosis, Prediction, ResultsCheck
 from concdoctor.protocol import RunTrial, TrialDone
@@ -60,21 +60,18 @@ def measure_in(child: ChildRunner, diagnosis: Diagnosis, timeout: float,
     return measure
 
 
-def alternatives(diagnosis: Diagnosis, rules: RuleSet, predicted: Mapping[str, float],
+def alternatives(rules: RuleSet, metrics: Mapping[str, Any],
                  also: Collection[str] = ()) -> list[Candidate]:
-    """Every other executor worth measuring, most promising first by the capacity model
-    (one that is ``opt_in``, a cluster, only when named in ``also``: it costs seconds to
-    start). One this Python cannot run is kept: its skip says why."""
-    assert diagnosis.evidence is not None
-    coroutine = diagnosis.workload.is_coroutine
+    """Every other executor worth measuring, sized as the capacity model sizes it, most
+    promising first (one that is ``opt_in``, a cluster, only when named in ``also``: it
+    costs seconds to start). One this Python cannot run is kept: its skip says why."""
+    coroutine = bool(metrics["is_coroutine"])
+    expected = predicted(metrics)
     names = [e.name for e in registry.pools() if (coroutine or not e.needs_coroutine)
              and (not e.opt_in or e.name in also)]
-    names.sort(key=lambda name: -predicted.get(name, 1.0))
-    env = diagnosis.environment
-    return [Candidate(name, *alternative_settings(
-        rules, name, tasks=diagnosis.workload.tasks, cpu_count=env.cpu_count,
-        task_seconds=diagnosis.evidence.task_seconds_median,
-        cluster_workers=env.cluster_workers)) for name in names]
+    names.sort(key=lambda name: -expected.get(name, 1.0))
+    pools = {name: pool_for(rules, name, metrics) for name in names}
+    return [Candidate(name, pools[name].workers, pools[name].chunksize) for name in names]
 
 
 def predicted(metrics: Mapping[str, Any]) -> dict[str, float]:

@@ -25,7 +25,7 @@ cores, a remote cluster's network latency and bandwidth (a per-task cost stands 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from concdoctor import executors as registry
@@ -33,11 +33,18 @@ from concdoctor.diagnosis import Diagnosis, ExecutorResult, ScalingPoint
 from concdoctor.executors import Costs
 
 WORKERS = (1, 2, 4, 8, 16, 32, 64)
+"""The worker counts the scaling table shows (and the advised and measured ones)."""
+KNEE_SIZES = tuple(2 ** i for i in range(13))
+"""The worker counts the knee weighs, up to 4096: thousands of short waits need more
+threads than any table shows; what else bounds them is the limits' (decide/limits.py)."""
 CORES = (1, 2, 4, 8, 16, 32, 64)
 KNEE = 0.95
 """The knee: the fewest workers reaching this share of the best speedup on the curve."""
 CONTENTION = 4
 """How a shared GIL or event loop combines with the other bounds (see :func:`seconds`)."""
+WAITING_CONTENTION = 0.25
+"""Tasks idle this share of the time or more queue for the cores at random moments (see
+:func:`_queueing`); below it, in proportion."""
 
 
 @dataclass(frozen=True)
@@ -51,20 +58,36 @@ class Work:
     released: float
     bytes_per_task: int = 0
     gil_enabled: bool = True
+    external: float = 0.0
+    """CPU seconds the programs a task waits for (gzip, a compiler) use per second of the
+    task: idle to the interpreter, yet they take cores."""
 
 
 def seconds(executor: str, work: Work, workers: int, cores: int,
-            costs: Costs | None = None) -> float:
+            costs: Costs | None = None, chunksize: int = 1) -> float:
     """The batch's predicted wall time on ``executor`` with ``workers`` on ``cores``
-    (its registry entry's costs, unless ``costs`` are given)."""
+    (its registry entry's costs, unless ``costs`` are given), tasks handed out
+    ``chunksize`` at a time.
+
+    The cores bound applies to the CPU share of the work only (the interpreter's, and
+    the child programs'): more workers than cores overlap one worker's waits with
+    another's running, so a pool of processes gains past the core count on work that
+    waits part of the time."""
     n, t = work.tasks, work.task_seconds
     entry = registry.get(executor)
     cost = costs or entry.costs
     assert cost is not None, f"{executor} is not modelled"
     busy = work.gil + work.released
     size = max(1, min(workers, n))
-    parallel = max(math.ceil(n / size) * t, n * busy * t / max(1, min(size, cores)),
-                   n * (cost.per_task + work.bytes_per_task * cost.per_byte))
+    chunk = max(1, min(chunksize, math.ceil(n / size)))
+    chunks = math.ceil(n / chunk)
+    cpu = busy + work.external  # a child program may use more than one core per task
+    running = max(1.0, min(size * max(1.0, cpu), cores))
+    pickling = n * (cost.per_item + work.bytes_per_task * cost.per_byte)
+    dispatch = chunks * cost.per_task + pickling
+    waves = math.ceil(chunks / size) * chunk * t
+    on_cores = (n * cpu * t + pickling) / running  # the dispatcher's pickling runs there too
+    parallel = max(_queueing(waves, on_cores, work.idle), dispatch)
     serial = 0.0
     if size == 1:  # one worker queues behind no one
         pass
@@ -75,23 +98,41 @@ def seconds(executor: str, work: Work, workers: int, cores: int,
     # Workers queueing for one shared GIL (or loop) while their waves also bound the
     # batch lose more than the larger bound says: the two combine as a 4-norm, which is
     # the larger bound when one dominates, and more when they are close.
-    longest = (parallel ** CONTENTION + serial ** CONTENTION) ** (1 / CONTENTION)
+    longest = _norm(parallel, serial)
     return cost.start + cost.per_worker * size + longest
 
 
+def _queueing(waves: float, on_cores: float, idle: float) -> float:
+    """Waves and cores together. Workers that never wait keep the cores busy: the larger
+    bound. Workers that wait and run in turn sometimes want more cores than there are and
+    sometimes leave one idle, so where the two bounds meet the batch takes longer than
+    either: as with a shared GIL, a 4-norm, weighed in as the tasks wait."""
+    longer = max(waves, on_cores)
+    weight = min(1.0, idle / WAITING_CONTENTION)
+    return longer + weight * (_norm(waves, on_cores) - longer)
+
+
+def _norm(a: float, b: float) -> float:
+    return (a ** CONTENTION + b ** CONTENTION) ** (1 / CONTENTION)
+
+
 def speedup(executor: str, work: Work, workers: int, cores: int,
-            costs: Costs | None = None, scale: float = 1.0) -> float:
+            costs: Costs | None = None, scale: float = 1.0, chunksize: int = 1) -> float:
     sequential = work.tasks * work.task_seconds
-    predicted = seconds(executor, work, workers, cores, costs) * scale
+    predicted = seconds(executor, work, workers, cores, costs, chunksize) * scale
     return round(sequential / predicted, 3) if predicted > 0 else 0.0
 
 
-def knee(executor: str, work: Work, cores: int, ceiling: int = max(WORKERS)) -> int:
+def knee(executor: str, work: Work, cores: int, ceiling: int = max(WORKERS),
+         chunks: Callable[[int], int] | None = None) -> int:
     """The fewest workers, up to ``ceiling``, whose predicted speedup is within
-    :data:`KNEE` of the best (never more workers than tasks)."""
+    :data:`KNEE` of the best (never more workers than tasks). Powers of two are weighed,
+    and the core count's multiples, so a 6-core machine can be advised 6."""
     top = max(1, min(ceiling, work.tasks))
-    sizes = sorted({w for w in WORKERS if w < top} | {top})
-    curve = [(w, speedup(executor, work, w, cores)) for w in sizes]
+    per_core = {cores * m for m in (1, 2, 4, 8)}
+    sizes = sorted({w for w in (*KNEE_SIZES, *per_core) if w < top} | {top})
+    curve = [(w, speedup(executor, work, w, cores, chunksize=chunks(w) if chunks else 1))
+             for w in sizes]
     best = max(s for _, s in curve)
     return next(w for w, s in curve if s >= KNEE * best)
 
@@ -104,7 +145,8 @@ def work_from(metrics: Mapping[str, object]) -> Work:
 
     return Work(int(number("tasks")), number("task_seconds"), number("idle_fraction"),
                 number("gil_fraction"), number("released_fraction"),
-                int(number("bytes_per_task")), bool(metrics.get("gil_enabled", True)))
+                int(number("bytes_per_task")), bool(metrics.get("gil_enabled", True)),
+                number("child_cpu_ratio"))
 
 
 def work_of(d: Diagnosis) -> Work | None:
@@ -114,7 +156,7 @@ def work_of(d: Diagnosis) -> Work | None:
         return None
     # The median task, as the rules' ``task_seconds`` the knee is found from.
     return Work(d.workload.tasks, ev.task_seconds_median, *ev.shares, ev.bytes_per_task,
-                d.environment.gil_enabled)
+                d.environment.gil_enabled, ev.child_cpu_ratio)
 
 
 def curves(d: Diagnosis) -> dict[str, tuple[ScalingPoint, ...]]:

@@ -37,6 +37,9 @@ BASE_TYPES: dict[str, type] = {
     "python_version": tuple,
     "degraded": bool,
     "cluster_workers": int,
+    "child_cpu_ratio": float,
+    "threads_limit": int,
+    "files_limit": int,
     "process_advantage": float,
     "bytes_per_task": int,
 }
@@ -83,17 +86,21 @@ def python_version_tuple(text: str) -> tuple[int, ...]:
 
 
 def predicted_speedups(work: capacity.Work, cpu_count: int,
-                       workers: Mapping[str, int]) -> dict[str, float]:
-    """The capacity model's speedup of each modelled executor at its pool's size."""
-    return {e.name: capacity.speedup(e.name, work, workers.get(e.name, 1), cpu_count)
-            for e in registry.modelled()}
+                       pools: Mapping[str, tuple[int, int]]) -> dict[str, float]:
+    """The capacity model's speedup of each modelled executor at its pool's size
+    (``pools``: workers and chunk size by name; one worker where not given)."""
+    predictions = {}
+    for e in registry.modelled():
+        workers, chunksize = pools.get(e.name, (1, 1))
+        predictions[e.name] = capacity.speedup(e.name, work, workers, cpu_count,
+                                               chunksize=chunksize)
+    return predictions
 
 
 def build_metrics(evidence: Evidence, classification: Classification, workload: Workload,
-                  environment: Environment, facts: TargetFacts,
-                  workers: Mapping[str, int]) -> dict[str, Any]:
-    """Every metric the rules can name, for one diagnosis. ``workers``: each pool's size,
-    as the rules set it, for the capacity model."""
+                  environment: Environment, facts: TargetFacts) -> dict[str, Any]:
+    """Every metric of the batch the rules can name; the predictions are added by
+    :func:`with_predictions` once the pools are sized from these."""
     idle, gil, released = evidence.shares
     metrics: dict[str, Any] = {
         "kind": classification.kind,
@@ -114,13 +121,24 @@ def build_metrics(evidence: Evidence, classification: Classification, workload: 
         "python_version": python_version_tuple(environment.python),
         "degraded": evidence.degraded,
         "cluster_workers": facts.cluster_workers,
+        "child_cpu_ratio": round(evidence.child_cpu_ratio, 3),
+        "threads_limit": environment.threads_limit or 0,  # 0: no limit found
+        "files_limit": environment.files_limit or 0,
         "bytes_per_task": evidence.bytes_per_task,
     }
     metrics.update({f"{e.name}_available": facts.available(e) for e in registry.pools()})
-    predictions = predicted_speedups(capacity.work_from(metrics), environment.cpu_count,
-                                     workers)
-    metrics.update({f"predicted_speedup_{name}": value for name, value in predictions.items()})
-    # Processes against threads, the question the mixed rules ask.
-    metrics["process_advantage"] = round(
-        predictions.get("process", 1.0) / max(predictions.get("thread", 1.0), 0.01), 2)
     return metrics
+
+
+def with_predictions(metrics: Mapping[str, Any],
+                     pools: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
+    """``metrics`` with the capacity model's ``predicted_speedup_<name>`` for each pool
+    (workers and chunk size by name), and ``process_advantage``."""
+    predictions = predicted_speedups(capacity.work_from(metrics), int(metrics["cpu_count"]),
+                                     pools)
+    # Processes against threads, the question the mixed rules ask.
+    advantage = round(predictions.get("process", 1.0) / max(predictions.get("thread", 1.0),
+                                                              0.01), 2)
+    return {**metrics, **{f"predicted_speedup_{name}": value
+                          for name, value in predictions.items()},
+            "process_advantage": advantage}

@@ -1,35 +1,55 @@
-"""Metrics + rules -> a recommendation with its worker count and a reason in numbers."""
+"""Metrics + rules -> a recommendation with its worker count and a reason in numbers.
+
+Every pool is sized one way, whether it is the advice, an alternative to measure or a
+pool the capacity model predicts for the rules: a ceiling (the rule's formula, else the
+executor's default, which a rules file's ``[alternatives]`` may override), under it the
+scaling curve's knee for executors whose workers cost something, and over all the
+limits of this process (:mod:`concdoctor.decide.limits`). What set the count, when the
+knee did not, is the advice's ``limited_by``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from concdoctor import executors as registry
 from concdoctor.decide import capacity as scaling
-from concdoctor.decide import expressions
-from concdoctor.decide.metrics import TargetFacts, build_metrics
+from concdoctor.decide import expressions, limits
+from concdoctor.decide.metrics import TargetFacts, build_metrics, with_predictions
 from concdoctor.decide.rules import DEFAULT, Rule, RuleSet, fill, names
 from concdoctor.diagnosis import Diagnosis, Recommendation
 
 CHUNK_BELOW_SECONDS = 0.01
-"""Alternatives measured on process pools send tasks shorter than this in chunks."""
-KNEE_CEILING = max(scaling.WORKERS)
+"""Pools that chunk send tasks shorter than this in chunks when measured as alternatives."""
+KNEE_CEILING = max(scaling.KNEE_SIZES)
 """The most workers the ``knee`` name in a worker expression considers."""
+BUILT_IN = "rules/default.toml"
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A pool's size: its workers, its chunks, and what bounded the workers."""
+
+    workers: int
+    chunksize: int = 1
+    limited_by: str | None = None
 
 
 def metrics_of(diagnosis: Diagnosis, rules: RuleSet) -> dict[str, Any]:
-    """The named metrics of a classified diagnosis, its pools sized as the rules size them."""
+    """The named metrics of a classified diagnosis; the capacity model's predictions for
+    each pool sized as it would be measured."""
     evidence, classification = diagnosis.evidence, diagnosis.classification
     assert evidence is not None and classification is not None
-    tasks, cpu_count = diagnosis.workload.tasks, diagnosis.environment.cpu_count
     cluster = diagnosis.environment.cluster_workers
-    workers = {e.name: rules.workers(e.name, tasks=tasks, cpu_count=cpu_count,
-                                     cluster_workers=cluster) for e in registry.modelled()}
     unavailable = {e.name: reason for e in registry.pools() if (reason := e.unavailable())}
     facts = TargetFacts(evidence.process_problem, unavailable, cluster)
-    return build_metrics(evidence, classification, diagnosis.workload, diagnosis.environment,
-                         facts, workers)
+    metrics = build_metrics(evidence, classification, diagnosis.workload,
+                            diagnosis.environment, facts)
+    pools = {e.name: pool_for(rules, e.name, metrics) for e in registry.modelled()}
+    return with_predictions(metrics, {name: (p.workers, p.chunksize)
+                                      for name, p in pools.items()})
 
 
 def recommend(rules: RuleSet, metrics: Mapping[str, Any]) -> Recommendation:
@@ -37,68 +57,104 @@ def recommend(rules: RuleSet, metrics: Mapping[str, Any]) -> Recommendation:
     if rule is None:
         return Recommendation(registry.SEQUENTIAL, 1, "no-rule",
                               "No rule matched and the rules have no fallback rule.")
-    tasks, cpu_count = int(metrics["tasks"]), int(metrics["cpu_count"])
-    workers = _workers(rules, rule, tasks, cpu_count, int(metrics.get("cluster_workers", 0)),
-                       _knee(rule.executor, metrics, min(tasks, KNEE_CEILING)))
-    if _bound(rule) and registry.get(rule.executor).kneed:  # a ceiling: the curve picks below
-        workers = min(workers, _knee(rule.executor, metrics, workers))
-    chunksize = _chunksize(rules, rule, tasks, cpu_count, workers)
-    filled = {**metrics, "executor": rule.executor, "workers": workers, "chunksize": chunksize}
-    return Recommendation(predicted_speedup=predicted_speedup(rule.executor, workers, metrics),
-        executor=rule.executor, workers=workers, rule=rule.id,
-        reason=fill(rule.reason, filled), chunksize=chunksize,
+    pool = _rule_pool(rules, rule, metrics)
+    filled = {**metrics, "executor": rule.executor, "workers": pool.workers,
+              "chunksize": pool.chunksize}
+    return Recommendation(
+        executor=rule.executor, workers=pool.workers, rule=rule.id,
+        reason=fill(rule.reason, filled), chunksize=pool.chunksize,
         min_speedup=rule.min_speedup,
         advice=fill(rule.advice, filled) if rule.advice else None,
-    )
+        predicted_speedup=predicted_speedup(rule.executor, pool.workers, metrics,
+                                            pool.chunksize),
+        limited_by=pool.limited_by)
 
 
-def predicted_speedup(executor: str, workers: int, metrics: Mapping[str, Any]) -> (
-        float | None):
+def pool_for(rules: RuleSet, executor: str, metrics: Mapping[str, Any]) -> Pool:
+    """The pool ``executor`` gets when no rule sizes it: its default ceiling, the knee
+    under it, the limits over it; short tasks in chunks where it chunks."""
+    tasks, cpu_count = int(metrics["tasks"]), int(metrics["cpu_count"])
+    if executor == registry.SEQUENTIAL:
+        return Pool(1)
+    ceiling = rules.workers(executor, tasks=tasks, cpu_count=cpu_count,
+                            cluster_workers=int(metrics.get("cluster_workers", 0)))
+    chunks = None
+    if registry.get(executor).chunks and float(metrics["task_seconds"]) < CHUNK_BELOW_SECONDS:
+        def chunks(workers: int) -> int:
+            return rules.chunksize(tasks=tasks, cpu_count=cpu_count, workers=workers)
+    workers, limited_by = _sized(executor, ceiling, metrics,
+                                 user=executor in rules.alternatives, chunks=chunks)
+    return Pool(workers, chunks(workers) if chunks else 1, limited_by)
+
+
+def predicted_speedup(executor: str, workers: int, metrics: Mapping[str, Any],
+                      chunksize: int = 1) -> float | None:
     """The capacity model's speedup for ``workers`` of ``executor`` (None: not modelled)."""
     if registry.get(executor).costs is None:
         return 1.0 if executor == registry.SEQUENTIAL else None
     return scaling.speedup(executor, scaling.work_from(metrics), workers,
-                           int(metrics["cpu_count"]))
+                           int(metrics["cpu_count"]), chunksize=chunksize)
 
 
-def _workers(rules: RuleSet, rule: Rule, tasks: int, cpu_count: int, cluster: int,
-             knee: int) -> int:
+def _rule_pool(rules: RuleSet, rule: Rule, metrics: Mapping[str, Any]) -> Pool:
+    """The advice's pool: the rule's worker count (a formula is a ceiling the knee picks
+    under; a plain number a policy kept as it is), else the executor's own."""
     if rule.executor == registry.SEQUENTIAL:
-        return 1
+        return Pool(1)
     if rule.workers is None:
-        return rules.workers(rule.executor, tasks=tasks, cpu_count=cpu_count,
-                             cluster_workers=cluster)
-    return max(1, expressions.evaluate(rule.workers, names(tasks, cpu_count, 1, cluster, knee)))
+        pool = pool_for(rules, rule.executor, metrics)
+    else:
+        tasks, cpu_count = int(metrics["tasks"]), int(metrics["cpu_count"])
+        cluster = int(metrics.get("cluster_workers", 0))
+        knee = _knee(rule.executor, metrics, min(tasks, KNEE_CEILING))
+        ceiling = max(1, expressions.evaluate(
+            rule.workers, names(tasks, cpu_count, 1, cluster, knee)))
+        user = not rule.source.startswith(BUILT_IN)
+        if isinstance(rule.workers, expressions.Number):
+            pool = Pool(ceiling, limited_by="user" if user else None)
+        else:
+            workers, limited_by = _sized(rule.executor, ceiling, metrics, user=user)
+            pool = Pool(workers, 1, limited_by)
+    return Pool(pool.workers, _chunksize(rules, rule, metrics, pool.workers), pool.limited_by)
 
 
-def _bound(rule: Rule) -> bool:
-    """A worker count written as a formula is a ceiling; a plain number is a policy."""
-    return rule.executor != registry.SEQUENTIAL and not isinstance(rule.workers, expressions.Number)
+def _sized(executor: str, ceiling: int, metrics: Mapping[str, Any], *, user: bool,
+           chunks: Callable[[int], int] | None = None) -> tuple[int, str | None]:
+    """Up to ``ceiling`` workers: the knee below it, the limits above all; and what bound
+    the count when the knee did not."""
+    tasks, cpu_count = int(metrics["tasks"]), int(metrics["cpu_count"])
+    entry = registry.get(executor)
+    workers = ceiling
+    if entry.kneed:
+        workers = min(ceiling, _knee(executor, metrics, ceiling, chunks))
+    found = limits.Limits(int(metrics.get("threads_limit", 0)) or None,
+                          int(metrics.get("files_limit", 0)) or None)
+    workers, limited_by = limits.cap(executor, workers, found)
+    if limited_by is not None or not entry.kneed:
+        return workers, limited_by
+    free = _knee(executor, metrics, min(tasks, KNEE_CEILING), chunks)  # the curve's own
+    if workers >= free:
+        return workers, "tasks" if workers >= tasks > 1 else None
+    if workers == cpu_count:
+        return workers, "cores"
+    return workers, "user" if user else None
 
 
-def _knee(executor: str, metrics: Mapping[str, Any], ceiling: int) -> int:
-    """The knee of the executor's scaling curve, up to ``ceiling`` workers."""
+def _knee(executor: str, metrics: Mapping[str, Any], ceiling: int,
+          chunks: Callable[[int], int] | None = None) -> int:
+    """The knee of the executor's scaling curve, up to ``ceiling`` workers (tasks handed
+    out ``chunks(workers)`` at a time, when given)."""
     if registry.get(executor).costs is None or ceiling <= 1:
         return max(1, ceiling)
     return scaling.knee(executor, scaling.work_from(metrics), int(metrics["cpu_count"]),
-                        ceiling)
+                        ceiling, chunks)
 
 
-def _chunksize(rules: RuleSet, rule: Rule, tasks: int, cpu_count: int, workers: int) -> int:
+def _chunksize(rules: RuleSet, rule: Rule, metrics: Mapping[str, Any], workers: int) -> int:
+    tasks, cpu_count = int(metrics["tasks"]), int(metrics["cpu_count"])
     if rule.chunksize is None:
         return 1
     if rule.chunksize == DEFAULT:
         return rules.chunksize(tasks=tasks, cpu_count=cpu_count, workers=workers)
     assert not isinstance(rule.chunksize, str)
     return max(1, expressions.evaluate(rule.chunksize, names(tasks, cpu_count, workers)))
-
-
-def alternative_settings(rules: RuleSet, executor: str, *, tasks: int, cpu_count: int,
-                         task_seconds: float, cluster_workers: int = 0) -> tuple[int, int]:
-    """Workers and chunk size for measuring ``executor`` when it is not the advice."""
-    workers = rules.workers(executor, tasks=tasks, cpu_count=cpu_count,
-                            cluster_workers=cluster_workers)
-    chunksize = 1
-    if registry.get(executor).chunks and task_seconds < CHUNK_BELOW_SECONDS:
-        chunksize = rules.chunksize(tasks=tasks, cpu_count=cpu_count, workers=workers)
-    return workers, chunksize

@@ -20,6 +20,10 @@ from concdoctor.diagnosis import Diagnosis, Evidence, ExecutorResult, ResultsChe
 from concdoctor.executors import SEQUENTIAL
 
 SNIPPET_TITLE = "Apply it"
+LIMITED_BY = {"tasks": "one per task", "cores": "one per core",
+              "threads_limit": "the thread limit", "files_limit": "the open-files limit",
+              "memory": "memory", "user": "your rules' ceiling"}
+"""What set a worker count when the scaling curve's knee did not."""
 STATES = ("idle", "gil", "released")
 STATE_LABELS = {"idle": "idle (waiting)", "gil": "GIL held", "released": "GIL released"}
 STATE_MEANINGS = {
@@ -110,8 +114,9 @@ def headline(d: Diagnosis) -> str:
     if rec.executor == SEQUENTIAL:
         return label
     plural = "worker" if rec.workers == 1 else "workers"
+    bound = f" ({LIMITED_BY.get(rec.limited_by, rec.limited_by)})" if rec.limited_by else ""
     chunk = f" · chunksize {rec.chunksize}" if rec.chunksize > 1 else ""
-    return f"{label} · {rec.workers} {plural}{chunk}"
+    return f"{label} · {rec.workers} {plural}{bound}{chunk}"
 
 
 def kind_text(d: Diagnosis) -> str:
