@@ -83,8 +83,8 @@ def test_starved_worker_is_flagged() -> None:
     assert any("waited" in signal for signal in result.signals)
 
 
-POOLS = {"thread": (8, 1), "process": (2, 1), "asyncio": (8, 1), "interpreter": (2, 1),
-         "dask": (2, 1)}
+POOLS = {"thread": (8, 1, 1), "process": (2, 1, 1), "asyncio": (8, 1, 1),
+         "interpreter": (2, 1, 1), "dask": (2, 1, 1)}
 
 
 def _predicted(idle: float, gil: float, released: float, gil_enabled: bool = True) -> (

@@ -12,7 +12,7 @@ from concdoctor.diagnosis import Recommendation
 def stub(times: dict[str, float | str]):
     calls: list[str] = []
 
-    def measure(executor: str, workers: int, chunksize: int) -> float:
+    def measure(executor: str, workers: int, chunksize: int, inner: int = 1) -> float:
         calls.append(executor)
         value = times[executor]
         if isinstance(value, str):
@@ -149,7 +149,7 @@ def checked(times: dict[str, object]):
     """A stub whose values are seconds, a skip reason, or (seconds, check)."""
     calls: list[str] = []
 
-    def measure(executor: str, workers: int, chunksize: int) -> Trial:
+    def measure(executor: str, workers: int, chunksize: int, inner: int = 1) -> Trial:
         calls.append(executor)
         value = times[executor]
         if isinstance(value, str):
@@ -294,7 +294,7 @@ def in_turn(seconds: list[float]):
     calls: list[str] = []
     times = iter(seconds)
 
-    def measure(executor: str, workers: int, chunksize: int) -> Trial:
+    def measure(executor: str, workers: int, chunksize: int, inner: int = 1) -> Trial:
         calls.append(executor)
         return Trial(next(times), SAME)
 

@@ -21,8 +21,8 @@ PURE_PYTHON = Evidence(wall_seconds=2.0, cpu_seconds=2.0, thread_cpu_seconds=2.0
 
 def advise(env: Environment, facts: TargetFacts) -> tuple[str, str]:
     kind = classify(PURE_PYTHON, cpu_count=env.cpu_count)
-    pools = {"thread": (8, 1), "process": (2, 1), "asyncio": (8, 1), "interpreter": (2, 1),
-             "dask": (2, 1)}
+    pools = {"thread": (8, 1, 1), "process": (2, 1, 1), "asyncio": (8, 1, 1),
+             "interpreter": (2, 1, 1), "dask": (2, 1, 1)}
     values = with_predictions(build_metrics(PURE_PYTHON, kind, Workload(tasks=8), env, facts),
                               pools)
     advice = recommend(rules.load(), values)

@@ -19,7 +19,8 @@ BASE = {
     "python_version": (3, 11, 7), "degraded": False, "process_available": True,
     "interpreter_available": False, "predicted_speedup_thread": 8.0,
     "predicted_speedup_process": 2.0, "predicted_speedup_asyncio": 8.0,
-    "process_advantage": 0.25,
+    "process_advantage": 0.25, "hybrid_available": True, "fastest_predicted": "thread",
+    "fastest_margin": 1.0,
 }
 
 
@@ -56,6 +57,10 @@ def default() -> rules.RuleSet:
         ({"kind": "already_parallel"}, "sequential", "already-parallel"),
         ({"kind": "mixed", "process_advantage": 1.5}, "process", "mixed-processes"),
         ({"kind": "mixed", "process_advantage": 1.0}, "thread", "mixed-threads"),
+        ({"kind": "mixed", "fastest_predicted": "hybrid", "fastest_margin": 1.2,
+          "process_advantage": 1.5}, "hybrid", "mixed-hybrid"),
+        ({"kind": "mixed", "fastest_predicted": "hybrid", "fastest_margin": 1.05,
+          "process_advantage": 1.5}, "process", "mixed-processes"),
         ({"tasks": 1}, "sequential", "single-task"),
     ],
 )

@@ -40,7 +40,7 @@ def diagnosis(target: str, executor: str, *, workers: int = 2, chunksize: int = 
               inputs_from: str | None = None, called: bool = False,
               inputs_json: str | None = None, repeat: int | None = None,
               coroutine: bool = False, shared: tuple[str, ...] = (),
-              unsafe: tuple[str, ...] = ()) -> Diagnosis:
+              unsafe: tuple[str, ...] = (), inner: int = 1) -> Diagnosis:
     source = "repeat" if repeat else "inputs_from" if inputs_from else "inputs"
     results = tuple(ExecutorResult(name, 8, (0.1,), 0.1, 2.0, check=ResultsCheck("differ"))
                     for name in unsafe)
@@ -49,7 +49,8 @@ def diagnosis(target: str, executor: str, *, workers: int = 2, chunksize: int = 
         workload=Workload(repeat or 8, coroutine, source, inputs_from=inputs_from,
                           inputs_called=called, inputs_json=inputs_json),
         evidence=Evidence(1.0, 1.0, 1.0, 0.1, shared_state=shared),
-        recommendation=Recommendation(executor, workers, "r", "why", chunksize=chunksize),
+        recommendation=Recommendation(executor, workers, "r", "why", chunksize=chunksize,
+                                      inner_workers=inner),
         confirmation=Confirmation(1.0, 0.5, 2.0, True, 1, results=results) if unsafe else None)
 
 
@@ -101,6 +102,13 @@ CASES = {
                              "examples.async_fetch:URLS"),
     "file-path-and-json-inputs": (diagnosis("examples/hashing.py:sha256_digest", "thread",
                                             inputs_json="[1, 2, 3]"), [1, 2, 3]),
+    "hybrid-threads": (diagnosis("examples.mixed:crawl_and_index", "hybrid", chunksize=5,
+                                 inner=3, inputs_from="examples.mixed:INPUTS"),
+                       "examples.mixed:INPUTS"),
+    "hybrid-coroutines": (diagnosis("examples.async_fetch:fetch_data", "hybrid", chunksize=4,
+                                    inner=4, coroutine=True,
+                                    inputs_from="examples.async_fetch:URLS"),
+                          "examples.async_fetch:URLS"),
     "shared-state-on-processes": (diagnosis("examples.shared_state:remember", "process",
                                             inputs_from="examples.shared_state:INPUTS",
                                             shared=("examples.shared_state._CURRENT",),
@@ -119,7 +127,7 @@ def test_the_snippet_returns_the_sequential_results(case: str, tmp_path: Path) -
     assert run_snippet(code, tmp_path) == sequential(d.target, list(items))
 
 
-@pytest.mark.parametrize("executor", ["thread", "process", "sequential"])
+@pytest.mark.parametrize("executor", ["thread", "process", "sequential", "hybrid"])
 def test_repeat_snippets_call_without_arguments(executor: str, tmp_path: Path) -> None:
     target = str(Path("tests/targets/faulty.py")) + ":no_args"
     d = diagnosis(target, executor, repeat=5)

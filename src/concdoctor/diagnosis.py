@@ -191,6 +191,8 @@ class Recommendation:
     """The rule whose advice the measurement overturned."""
     snippet: str | None = None
     """The few lines of Python that apply this advice to the user's own call."""
+    inner_workers: int = 1
+    """Calls each worker runs at once (the hybrid pool's threads or event loop); 1 else."""
     limited_by: str | None = None
     """What set the worker count where the scaling curve's knee was not the limit:
     ``tasks``, ``cores``, ``threads_limit``, ``files_limit``, ``memory`` or ``user``."""
@@ -243,6 +245,8 @@ class ExecutorResult:
     worker_bytes: int | None = None
     """Memory per worker, at its peak: a worker process's resident memory, or what each
     sub-interpreter added to the process (None for the other executors)."""
+    inner_workers: int = 1
+    """Calls each worker ran at once (the hybrid pool); 1 for the other executors."""
 
     @property
     def unsafe(self) -> bool:

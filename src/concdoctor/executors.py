@@ -71,6 +71,9 @@ class Executor:
     """Its tasks share the process's module state: a write to it needs a lock."""
     os_threads: bool = False
     """Each worker is a thread of this process: the user's thread limit bounds them."""
+    nested: bool = False
+    """Each worker runs several calls at once (threads, or an event loop for an ``async
+    def`` target): ``workers`` processes x ``inner_workers`` calls."""
     needs_coroutine: bool = False
     """Runs only ``async def`` targets."""
     opt_in: bool = False
@@ -188,3 +191,8 @@ register(Executor(
     workers="max(cluster_workers, cpu_count)",
     costs=Costs(start=0.7, per_worker=0.05, per_task=0.0005, per_byte=5e-9, per_item=1e-5),
     ships=True, opt_in=True, on_cluster=True, available="concdoctor.cluster:missing"))
+register(Executor(
+    "hybrid", "process pool × threads", f"{_RUNNERS}:run_hybrid", f"{_SNIPPETS}:hybrid_body",
+    workers="min(tasks, 8 * cpu_count)",
+    costs=Costs(start=0.005, per_worker=0.01, per_task=0.0001, per_byte=2e-9, per_item=7e-6),
+    serialises="gil", ships=True, chunks=True, kneed=True, nested=True))

@@ -66,6 +66,8 @@ class RunTrial:
     """Seconds after which a pool that may never raise is given up (interpreter, dask)."""
     cluster: str | None = None
     """The dask scheduler's address; None: a local cluster (``dask`` only)."""
+    inner_workers: int = 1
+    """Calls each worker runs at once (the hybrid pool)."""
     TYPE: ClassVar[str] = "run_trial"
 
     @property

@@ -213,7 +213,8 @@ def run_trial(run: ChildState, request: RunTrial, send: Send) -> TrialDone:
         done = executors.run_batch(executor, run.resolved.task, run.tasks,
                                    workers=request.workers, chunksize=request.chunksize,
                                    on_result=ticker.tick, timeout=request.timeout,
-                                   scheduler=request.cluster)
+                                   scheduler=request.cluster,
+                                   inner_workers=request.inner_workers)
     except executors.ExecutorUnavailable as exc:
         return TrialDone(executor, skipped=str(exc))
     except BaseException as exc:

@@ -174,12 +174,13 @@ class Batch:
     count: Callable[[int], None] = lambda done: None
     timeout: float | None = None
     scheduler: str | None = None
+    inner_workers: int = 1
 
 
 def run_batch(
     name: str, task: Task, items: Sequence[Any], *, workers: int, chunksize: int = 1,
     on_result: Callable[[int], None] | None = None, timeout: float | None = None,
-    scheduler: str | None = None,
+    scheduler: str | None = None, inner_workers: int = 1,
 ) -> BatchRun:
     """Run every item once on the executor ``name``, timed from the pool's start to its
     shutdown: the results in the order of the items (kept for the results check, as the
@@ -192,7 +193,8 @@ def run_batch(
     reason = unavailable(executor, task, items)
     if reason:
         raise ExecutorUnavailable(reason)
-    batch = Batch(task, items, workers, chunksize, on_result or _ignore, timeout, scheduler)
+    batch = Batch(task, items, workers, chunksize, on_result or _ignore, timeout, scheduler,
+                  max(1, inner_workers))
     runner = executor.run()
     check = getattr(runner, "check", None)  # a runner's own check, before the clock
     reason = check(batch) if check else None
@@ -239,6 +241,40 @@ def run_interpreters(batch: Batch) -> Ran:
                                 batch.chunksize, batch.count, batch.timeout)
     grown = max(0, (_peak(rows) or 0) - before) // max(batch.workers, 1)
     return Ran(rows, grown)
+
+
+class InnerPool:
+    """A hybrid worker's job: one chunk of calls, ``inner`` at a time, on threads (on one
+    event loop for coroutines); each call timed. Picklable: it travels to the process."""
+
+    def __init__(self, task: Task, inner: int) -> None:
+        self.timed, self.inner = Timed(task), inner
+
+    def __call__(self, chunk: Sequence[Any]) -> list[tuple[Any, float, float, int]]:
+        if self.timed.task.is_coroutine:
+            import asyncio
+
+            return asyncio.run(_gather_bounded(self.timed.task, chunk, self.inner, _ignore,
+                                               peak=True))
+        with cf.ThreadPoolExecutor(max_workers=self.inner) as threads:
+            return list(threads.map(self.timed, chunk))
+
+
+def run_hybrid(batch: Batch) -> Ran:
+    """``workers`` processes, each running ``inner_workers`` calls at once: the items go
+    in chunks (``chunksize``, at least one call per thread), results in their order."""
+    items, inner = batch.items, batch.inner_workers
+    size = max(batch.chunksize, inner)
+    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    rows: list[tuple[Any, float, float, int]] = []
+
+    def count(done: int) -> None:
+        batch.count(min(len(items), done * size))
+
+    for part in _run_in_pool(cf.ProcessPoolExecutor(max_workers=batch.workers),
+                             InnerPool(batch.task, inner), chunks, 1, count):
+        rows.extend(part)
+    return Ran(rows, _peak(rows))
 
 
 def _interpreters_import(batch: Batch) -> str | None:
@@ -295,7 +331,8 @@ def _run_sequential(task: Task, items: Sequence[Any],
 
 
 async def _gather_bounded(task: Task, items: Sequence[Any], workers: int,
-                          count: Callable[[int], None]) -> list[tuple[Any, float, float, int]]:
+                          count: Callable[[int], None],
+                          peak: bool = False) -> list[tuple[Any, float, float, int]]:
     import asyncio
 
     semaphore = asyncio.Semaphore(workers)
@@ -309,12 +346,12 @@ async def _gather_bounded(task: Task, items: Sequence[Any], workers: int,
             end = time.perf_counter()
         done += 1
         count(done)
-        return value, start, end, 0
+        return value, start, end, peak_rss() if peak else 0
 
     return list(await asyncio.gather(*(one(item) for item in items)))
 
 
-def _run_in_pool(pool: cf.Executor, timed: Timed, items: Sequence[Any],
+def _run_in_pool(pool: cf.Executor, timed: Callable[[Any], Any], items: Sequence[Any],
                  chunksize: int, count: Callable[[int], None]) -> list[Any]:
     try:
         with pool:

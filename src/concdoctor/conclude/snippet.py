@@ -118,6 +118,39 @@ def pool_body(d: Diagnosis, names: Names) -> list[str]:
     return lines + [MAIN_GUARD, *("    " + line for line in block)]
 
 
+def hybrid_body(d: Diagnosis, names: Names) -> list[str]:
+    """Processes that each run several calls at once: a ``ProcessPoolExecutor`` mapping
+    chunks of the inputs to a function that runs each chunk on a ``ThreadPoolExecutor``
+    (for ``async def``: ``asyncio.gather`` under a semaphore), standard library only."""
+    rec = d.recommendation
+    assert rec is not None
+    inner, size = rec.inner_workers, max(rec.chunksize, rec.inner_workers)
+    items = names.inputs or f"range({d.workload.tasks})"
+    call = _call(names, "item")
+    if d.workload.is_coroutine:
+        lines = _header(names.imports, "import asyncio",
+                        "from concurrent.futures import ProcessPoolExecutor")
+        lines += ["", "async def gather_chunk(chunk):",
+                  f"    semaphore = asyncio.Semaphore({inner})  # {inner} calls at once",
+                  "", "    async def one(item):", "        async with semaphore:",
+                  f"            return await {call}", "",
+                  "    return await asyncio.gather(*(one(item) for item in chunk))", "", "",
+                  "def run_chunk(chunk):", "    return asyncio.run(gather_chunk(chunk))"]
+    else:
+        lines = _header(names.imports,
+                        "from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor")
+        run_one = names.func if names.inputs is not None else f"lambda _: {names.func}()"
+        lines += ["", "def run_chunk(chunk):",
+                  f"    with ThreadPoolExecutor(max_workers={inner}) as threads:",
+                  f"        return list(threads.map({run_one}, chunk))"]
+    return lines + ["", "", MAIN_GUARD,
+                    f"    items = list({items})",
+                    f"    chunks = [items[i:i + {size}] for i in range(0, len(items), {size})]",
+                    f"    with ProcessPoolExecutor(max_workers={rec.workers}) as pool:",
+                    "        results = [result for done in pool.map(run_chunk, chunks) "
+                    "for result in done]"]
+
+
 def dask_body(d: Diagnosis, names: Names) -> list[str]:
     rec = d.recommendation
     assert rec is not None

@@ -31,7 +31,8 @@ class Trial:
     worker_bytes: int | None = None
 
 
-Measure = Callable[[str, int, int], "Trial | float"]
+Measure = Callable[[str, int, int, int], "Trial | float"]
+"""One trial: executor, workers, chunk size, calls each worker runs at once."""
 Progress = Callable[[str], None]
 
 
@@ -40,6 +41,7 @@ class Candidate:
     executor: str
     workers: int
     chunksize: int = 1
+    inner_workers: int = 1
 
 
 TimeLeft = Callable[[], float]
@@ -75,7 +77,8 @@ class TrialLedger:
         if not self._affordable(candidate.executor):
             if earlier is None:
                 earlier = ExecutorResult(candidate.executor, candidate.workers,
-                                         skipped=OVER_BUDGET, chunksize=candidate.chunksize)
+                                         skipped=OVER_BUDGET, chunksize=candidate.chunksize,
+                                         inner_workers=candidate.inner_workers)
                 self.results[candidate.executor] = earlier
             return earlier
         self.say(f"measuring {candidate.executor} ({candidate.workers} workers, "
@@ -86,7 +89,8 @@ class TrialLedger:
             if index and not self._affordable(candidate.executor):
                 break
             try:
-                trial = self.measure(candidate.executor, candidate.workers, candidate.chunksize)
+                trial = self.measure(candidate.executor, candidate.workers, candidate.chunksize,
+                                     candidate.inner_workers)
             except Skipped as exc:
                 skipped = str(exc)
                 break
@@ -107,7 +111,8 @@ class TrialLedger:
         for trial in trials:
             check = _merge(check, trial.check)
         base = ExecutorResult(candidate.executor, candidate.workers, tuple(seconds),
-                              chunksize=candidate.chunksize, check=check)
+                              chunksize=candidate.chunksize, check=check,
+                              inner_workers=candidate.inner_workers)
         base = _pool_figures(base, trials) if any(t.task_seconds_mean for t in trials) else (
             replace(base, task_seconds_mean=earlier.task_seconds_mean,
                     concurrency=earlier.concurrency, worker_bytes=earlier.worker_bytes)

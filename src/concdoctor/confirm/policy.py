@@ -63,7 +63,7 @@ def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure:
     book = TrialLedger(measure, baseline_seconds, progress or (lambda message: None), time_left)
     plan = _Plan(max(trials, 1), adaptive, compare_all)
     advised = Candidate(recommendation.executor, recommendation.workers,
-                        recommendation.chunksize)
+                        recommendation.chunksize, recommendation.inner_workers)
     others = [c for c in alternatives if c.executor not in (advised.executor, SEQUENTIAL)]
     named = [c for c in others if c.executor in also]
     if advised.executor == SEQUENTIAL:
@@ -264,6 +264,7 @@ def _revision(old: Recommendation, to: ExecutorResult | None, why: str) -> Recom
     return Recommendation(to.executor, to.workers, MEASURED_FASTEST, reason,
                           revised_from=old.executor, revision_reason=why,
                           chunksize=to.chunksize, min_speedup=REVISE_MARGIN,
+                          inner_workers=to.inner_workers,
                           revised_from_rule=old.rule)
 
 

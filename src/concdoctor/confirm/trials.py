@@ -35,7 +35,7 @@ def measure_in(child: ChildRunner, diagnosis: Diagnosis, timeout: float,
     is_coroutine = diagnosis.workload.is_coroutine
     say = progress or (lambda *args: None)
 
-    def measure(executor: str, workers: int, chunksize: int) -> Trial:
+    def measure(executor: str, workers: int, chunksize: int, inner_workers: int = 1) -> Trial:
         entry = registry.get(executor)
         if entry.ships and problem:
             raise Skipped(problem)
@@ -47,7 +47,8 @@ def measure_in(child: ChildRunner, diagnosis: Diagnosis, timeout: float,
         what = f"measuring {executor} ({workers} workers)"
         request = RunTrial(executor, workers, chunks(diagnosis, chunksize),
                            timeout=GIVE_UP * timeout,
-                           cluster=scheduler if entry.on_cluster else None)
+                           cluster=scheduler if entry.on_cluster else None,
+                           inner_workers=inner_workers)
         done = child.ask(request, TrialDone, timeout,
                          on_progress=lambda p: say(what, p.done, p.total))
         if done.skipped:
@@ -71,7 +72,8 @@ def alternatives(rules: RuleSet, metrics: Mapping[str, Any],
              and (not e.opt_in or e.name in also)]
     names.sort(key=lambda name: -expected.get(name, 1.0))
     pools = {name: pool_for(rules, name, metrics) for name in names}
-    return [Candidate(name, pools[name].workers, pools[name].chunksize) for name in names]
+    return [Candidate(name, pools[name].workers, pools[name].chunksize,
+                      pools[name].inner_workers) for name in names]
 
 
 def predicted(metrics: Mapping[str, Any]) -> dict[str, float]:

@@ -61,13 +61,20 @@ class Work:
     external: float = 0.0
     """CPU seconds the programs a task waits for (gzip, a compiler) use per second of the
     task: idle to the interpreter, yet they take cores."""
+    coroutine: bool = False
+    """The tasks are coroutines: inside a hybrid pool's worker, one loop runs them."""
+
+
+THREAD_START = 0.0001
+"""What one more thread inside a hybrid pool's worker costs to start."""
 
 
 def seconds(executor: str, work: Work, workers: int, cores: int,
-            costs: Costs | None = None, chunksize: int = 1) -> float:
+            costs: Costs | None = None, chunksize: int = 1, inner: int = 1) -> float:
     """The batch's predicted wall time on ``executor`` with ``workers`` on ``cores``
     (its registry entry's costs, unless ``costs`` are given), tasks handed out
-    ``chunksize`` at a time.
+    ``chunksize`` at a time, each worker running ``inner`` of them at once where the
+    executor nests (the hybrid pool: ``workers`` processes x ``inner`` threads).
 
     The cores bound applies to the CPU share of the work only (the interpreter's, and
     the child programs'): more workers than cores overlap one worker's waits with
@@ -79,27 +86,41 @@ def seconds(executor: str, work: Work, workers: int, cores: int,
     assert cost is not None, f"{executor} is not modelled"
     busy = work.gil + work.released
     size = max(1, min(workers, n))
+    inner = max(1, inner) if entry.nested else 1
     chunk = max(1, min(chunksize, math.ceil(n / size)))
     chunks = math.ceil(n / chunk)
     cpu = busy + work.external  # a child program may use more than one core per task
-    running = max(1.0, min(size * max(1.0, cpu), cores))
+    running = max(1.0, min(min(size * inner, n) * max(1.0, cpu), cores))
     pickling = n * (cost.per_item + work.bytes_per_task * cost.per_byte)
     dispatch = chunks * cost.per_task + pickling
-    waves = math.ceil(chunks / size) * chunk * t
+    waves = math.ceil(chunks / size) * math.ceil(chunk / inner) * t
     on_cores = (n * cpu * t + pickling) / running  # the dispatcher's pickling runs there too
     parallel = max(_queueing(waves, on_cores, work.idle), dispatch)
-    serial = 0.0
-    if size == 1:  # one worker queues behind no one
-        pass
-    elif entry.serialises == "gil" and work.gil_enabled:
-        serial = n * work.gil * t
-    elif entry.serialises == "loop":
-        serial = n * busy * t
     # Workers queueing for one shared GIL (or loop) while their waves also bound the
     # batch lose more than the larger bound says: the two combine as a 4-norm, which is
     # the larger bound when one dominates, and more when they are close.
-    longest = _norm(parallel, serial)
-    return cost.start + cost.per_worker * size + longest
+    longest = _norm(parallel, _serial(entry, work, size, inner))
+    threads = (inner - 1) * size * THREAD_START
+    return cost.start + cost.per_worker * size + threads + longest
+
+
+def _serial(entry: registry.Executor, work: Work, size: int, inner: int) -> float:
+    """What the workers take turns on: one GIL (or loop) for all of them, or, nested, one
+    per process among its ``inner`` calls."""
+    n, t = work.tasks, work.task_seconds
+    busy = work.gil + work.released
+    if entry.nested:
+        if inner == 1:
+            return 0.0
+        held = busy if work.coroutine else (work.gil if work.gil_enabled else 0.0)
+        return n * held * t / size
+    if size == 1:  # one worker queues behind no one
+        return 0.0
+    if entry.serialises == "gil" and work.gil_enabled:
+        return n * work.gil * t
+    if entry.serialises == "loop":
+        return n * busy * t
+    return 0.0
 
 
 def _queueing(waves: float, on_cores: float, idle: float) -> float:
@@ -117,9 +138,10 @@ def _norm(a: float, b: float) -> float:
 
 
 def speedup(executor: str, work: Work, workers: int, cores: int,
-            costs: Costs | None = None, scale: float = 1.0, chunksize: int = 1) -> float:
+            costs: Costs | None = None, scale: float = 1.0, chunksize: int = 1,
+            inner: int = 1) -> float:
     sequential = work.tasks * work.task_seconds
-    predicted = seconds(executor, work, workers, cores, costs, chunksize) * scale
+    predicted = seconds(executor, work, workers, cores, costs, chunksize, inner) * scale
     return round(sequential / predicted, 3) if predicted > 0 else 0.0
 
 
@@ -146,7 +168,7 @@ def work_from(metrics: Mapping[str, object]) -> Work:
     return Work(int(number("tasks")), number("task_seconds"), number("idle_fraction"),
                 number("gil_fraction"), number("released_fraction"),
                 int(number("bytes_per_task")), bool(metrics.get("gil_enabled", True)),
-                number("child_cpu_ratio"))
+                number("child_cpu_ratio"), bool(metrics.get("is_coroutine", False)))
 
 
 def work_of(d: Diagnosis) -> Work | None:
@@ -156,7 +178,7 @@ def work_of(d: Diagnosis) -> Work | None:
         return None
     # The median task, as the rules' ``task_seconds`` the knee is found from.
     return Work(d.workload.tasks, ev.task_seconds_median, *ev.shares, ev.bytes_per_task,
-                d.environment.gil_enabled, ev.child_cpu_ratio)
+                d.environment.gil_enabled, ev.child_cpu_ratio, d.workload.is_coroutine)
 
 
 def curves(d: Diagnosis) -> dict[str, tuple[ScalingPoint, ...]]:
@@ -168,31 +190,40 @@ def curves(d: Diagnosis) -> dict[str, tuple[ScalingPoint, ...]]:
     here = d.environment.cpu_count
     measured = {r.executor: r for r in (d.confirmation.results if d.confirmation else ())
                 if r.speedup is not None and not r.unsafe}
+    rec = d.recommendation
+    advised = ({rec.executor: (rec.workers, rec.chunksize, rec.inner_workers)}
+               if rec is not None else {})
+    # a nested pool's curve needs its calls per worker: drawn once advised or measured
     names = [e.name for e in registry.modelled()
              if (d.workload.is_coroutine or not e.needs_coroutine)
-             and (not e.opt_in or e.name in measured)]
-    rec = d.recommendation
-    advised = {rec.executor: rec.workers} if rec is not None else {}
+             and (not (e.opt_in or e.nested) or e.name in measured or e.name in advised)]
     return {executor: _curve(executor, work, here, measured.get(executor),
                              advised.get(executor)) for executor in names}
 
 
 def _curve(executor: str, work: Work, here: int, result: ExecutorResult | None,
-           advised: int | None = None) -> tuple[ScalingPoint, ...]:
+           advised: tuple[int, int, int] | None = None) -> tuple[ScalingPoint, ...]:
+    """One executor's points; chunks and calls per worker as measured, else advised."""
+    chunksize, inner = ((result.chunksize, result.inner_workers) if result is not None else
+                        advised[1:] if advised is not None else (1, 1))
+
+    def model(workers: int, cores: int, factor: float = 1.0) -> float:
+        return speedup(executor, work, workers, cores, scale=factor,
+                       chunksize=chunksize, inner=inner)
+
     scale = 1.0
     if result is not None and result.speedup:
-        scale = speedup(executor, work, result.workers, here) / result.speedup
+        scale = model(result.workers, here) / result.speedup
     # A measured pool of one worker says how this machine ran it, not how workers share
     # more cores: the other machines keep the model's own curve.
     elsewhere = scale if result is not None and result.workers >= 2 else 1.0
     points = []
     for cores in sorted({here, *(c for c in CORES if c > here)}):
-        for workers in _sizes(work.tasks, result, advised):
+        for workers in _sizes(work.tasks, result, advised[0] if advised else None):
             hit = (result is not None and cores == here and workers == result.workers)
             factor = scale if cores == here else elsewhere
-            points.append(ScalingPoint(
-                workers, cores, round(speedup(executor, work, workers, cores, scale=factor), 3),
-                result.speedup if hit and result else None))
+            points.append(ScalingPoint(workers, cores, round(model(workers, cores, factor), 3),
+                                       result.speedup if hit and result else None))
     return tuple(points)
 
 

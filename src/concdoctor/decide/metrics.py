@@ -41,9 +41,11 @@ BASE_TYPES: dict[str, type] = {
     "threads_limit": int,
     "files_limit": int,
     "process_advantage": float,
+    "fastest_predicted": str,
+    "fastest_margin": float,
     "bytes_per_task": int,
 }
-REASON_ONLY = {"executor": str, "workers": int, "chunksize": int}
+REASON_ONLY = {"executor": str, "workers": int, "chunksize": int, "inner_workers": int}
 
 
 def metric_types() -> dict[str, type]:
@@ -85,15 +87,19 @@ def python_version_tuple(text: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
+Size = tuple[int, int, int]
+"""A pool's size for the model: workers, chunk size, calls each worker runs at once."""
+
+
 def predicted_speedups(work: capacity.Work, cpu_count: int,
-                       pools: Mapping[str, tuple[int, int]]) -> dict[str, float]:
+                       pools: Mapping[str, Size]) -> dict[str, float]:
     """The capacity model's speedup of each modelled executor at its pool's size
-    (``pools``: workers and chunk size by name; one worker where not given)."""
+    (``pools`` by name; one worker where not given)."""
     predictions = {}
     for e in registry.modelled():
-        workers, chunksize = pools.get(e.name, (1, 1))
+        workers, chunksize, inner = pools.get(e.name, (1, 1, 1))
         predictions[e.name] = capacity.speedup(e.name, work, workers, cpu_count,
-                                               chunksize=chunksize)
+                                               chunksize=chunksize, inner=inner)
     return predictions
 
 
@@ -131,14 +137,22 @@ def build_metrics(evidence: Evidence, classification: Classification, workload: 
 
 
 def with_predictions(metrics: Mapping[str, Any],
-                     pools: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
-    """``metrics`` with the capacity model's ``predicted_speedup_<name>`` for each pool
-    (workers and chunk size by name), and ``process_advantage``."""
+                     pools: Mapping[str, Size]) -> dict[str, Any]:
+    """``metrics`` with the capacity model's ``predicted_speedup_<name>`` for each pool,
+    ``process_advantage``, and which executor the model puts first (of those this batch
+    can use) and by how much over the next."""
     predictions = predicted_speedups(capacity.work_from(metrics), int(metrics["cpu_count"]),
                                      pools)
     # Processes against threads, the question the mixed rules ask.
     advantage = round(predictions.get("process", 1.0) / max(predictions.get("thread", 1.0),
                                                               0.01), 2)
+    usable = sorted((value, name) for name, value in predictions.items()
+                    if metrics.get(f"{name}_available", True)
+                    and (metrics.get("is_coroutine") or not registry.get(name).needs_coroutine)
+                    and not registry.get(name).opt_in)
+    first = usable[-1] if usable else (1.0, registry.SEQUENTIAL)
+    second = usable[-2][0] if len(usable) > 1 else 1.0
     return {**metrics, **{f"predicted_speedup_{name}": value
                           for name, value in predictions.items()},
-            "process_advantage": advantage}
+            "process_advantage": advantage, "fastest_predicted": first[1],
+            "fastest_margin": round(first[0] / max(second, 0.01), 2)}

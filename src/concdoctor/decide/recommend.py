@@ -10,6 +10,7 @@ knee did not, is the advice's ``limited_by``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,9 @@ CHUNK_BELOW_SECONDS = 0.01
 KNEE_CEILING = max(scaling.KNEE_SIZES)
 """The most workers the ``knee`` name in a worker expression considers."""
 BUILT_IN = "rules/default.toml"
+NESTED_CHUNKS = 2
+"""A nested pool's tasks go to each process in about this many chunks: few enough that
+each chunk keeps its calls busy, enough that an early finisher takes another."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class Pool:
     workers: int
     chunksize: int = 1
     limited_by: str | None = None
+    inner_workers: int = 1
 
 
 def metrics_of(diagnosis: Diagnosis, rules: RuleSet) -> dict[str, Any]:
@@ -48,7 +53,7 @@ def metrics_of(diagnosis: Diagnosis, rules: RuleSet) -> dict[str, Any]:
     metrics = build_metrics(evidence, classification, diagnosis.workload,
                             diagnosis.environment, facts)
     pools = {e.name: pool_for(rules, e.name, metrics) for e in registry.modelled()}
-    return with_predictions(metrics, {name: (p.workers, p.chunksize)
+    return with_predictions(metrics, {name: (p.workers, p.chunksize, p.inner_workers)
                                       for name, p in pools.items()})
 
 
@@ -59,15 +64,15 @@ def recommend(rules: RuleSet, metrics: Mapping[str, Any]) -> Recommendation:
                               "No rule matched and the rules have no fallback rule.")
     pool = _rule_pool(rules, rule, metrics)
     filled = {**metrics, "executor": rule.executor, "workers": pool.workers,
-              "chunksize": pool.chunksize}
+              "chunksize": pool.chunksize, "inner_workers": pool.inner_workers}
     return Recommendation(
         executor=rule.executor, workers=pool.workers, rule=rule.id,
-        reason=fill(rule.reason, filled), chunksize=pool.chunksize,
-        min_speedup=rule.min_speedup,
+        reason=fill(rule.reason, filled),
+        chunksize=pool.chunksize, min_speedup=rule.min_speedup,
         advice=fill(rule.advice, filled) if rule.advice else None,
         predicted_speedup=predicted_speedup(rule.executor, pool.workers, metrics,
-                                            pool.chunksize),
-        limited_by=pool.limited_by)
+                                            pool.chunksize, pool.inner_workers),
+        limited_by=pool.limited_by, inner_workers=pool.inner_workers)
 
 
 def pool_for(rules: RuleSet, executor: str, metrics: Mapping[str, Any]) -> Pool:
@@ -76,6 +81,8 @@ def pool_for(rules: RuleSet, executor: str, metrics: Mapping[str, Any]) -> Pool:
     tasks, cpu_count = int(metrics["tasks"]), int(metrics["cpu_count"])
     if executor == registry.SEQUENTIAL:
         return Pool(1)
+    if registry.get(executor).nested:
+        return nested_pool(executor, metrics)
     ceiling = rules.workers(executor, tasks=tasks, cpu_count=cpu_count,
                             cluster_workers=int(metrics.get("cluster_workers", 0)))
     chunks = None
@@ -87,13 +94,36 @@ def pool_for(rules: RuleSet, executor: str, metrics: Mapping[str, Any]) -> Pool:
     return Pool(workers, chunks(workers) if chunks else 1, limited_by)
 
 
+def nested_pool(executor: str, metrics: Mapping[str, Any]) -> Pool:
+    """P processes x T calls each, from the model: every P from the core count to eight
+    per core, every T a power of two, with at least T tasks per chunk; the fewest calls
+    at once within the knee's share of the best."""
+    tasks, cores = int(metrics["tasks"]), int(metrics["cpu_count"])
+    work = scaling.work_from(metrics)
+    shapes = []
+    for processes in sorted({min(tasks, cores * m) for m in (1, 2, 4, 8)}):
+        for inner in (2 ** i for i in range(1, 11)):
+            if processes * inner > tasks:
+                break
+            chunk = max(inner, math.ceil(tasks / (NESTED_CHUNKS * processes)))
+            shapes.append((scaling.speedup(executor, work, processes, cores, chunksize=chunk,
+                                           inner=inner), processes, inner, chunk))
+    if not shapes:
+        return Pool(1)
+    best = max(shape[0] for shape in shapes)
+    _, processes, inner, chunk = min(
+        (shape for shape in shapes if shape[0] >= scaling.KNEE * best),
+        key=lambda shape: (shape[1] * shape[2], shape[1]))
+    return Pool(processes, chunk, None, inner)
+
+
 def predicted_speedup(executor: str, workers: int, metrics: Mapping[str, Any],
-                      chunksize: int = 1) -> float | None:
+                      chunksize: int = 1, inner: int = 1) -> float | None:
     """The capacity model's speedup for ``workers`` of ``executor`` (None: not modelled)."""
     if registry.get(executor).costs is None:
         return 1.0 if executor == registry.SEQUENTIAL else None
     return scaling.speedup(executor, scaling.work_from(metrics), workers,
-                           int(metrics["cpu_count"]), chunksize=chunksize)
+                           int(metrics["cpu_count"]), chunksize=chunksize, inner=inner)
 
 
 def _rule_pool(rules: RuleSet, rule: Rule, metrics: Mapping[str, Any]) -> Pool:
@@ -101,7 +131,7 @@ def _rule_pool(rules: RuleSet, rule: Rule, metrics: Mapping[str, Any]) -> Pool:
     under; a plain number a policy kept as it is), else the executor's own."""
     if rule.executor == registry.SEQUENTIAL:
         return Pool(1)
-    if rule.workers is None:
+    if rule.workers is None or registry.get(rule.executor).nested:  # P x T: the model's
         pool = pool_for(rules, rule.executor, metrics)
     else:
         tasks, cpu_count = int(metrics["tasks"]), int(metrics["cpu_count"])

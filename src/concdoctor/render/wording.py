@@ -52,19 +52,24 @@ class ExecutorRow:
     """The results check in a word or two: same, differ, raised, not compared."""
     memory: str = "–"
     """Memory per worker, for process and interpreter pools."""
+    inner_workers: int = 1
 
     @property
     def label(self) -> str:
         chunk = f", chunksize {self.chunksize}" if self.chunksize > 1 else ""
-        return pool(self.executor, self.workers) + (chunk if self.workers > 0 else "")
+        return (pool(self.executor, self.workers, inner=self.inner_workers)
+                + (chunk if self.workers > 0 else ""))
 
 
 # -- numbers ------------------------------------------------------------------------------
-def pool(executor: str, workers: int | None, *, plain: bool = False) -> str:
-    """An executor and its size: ``thread × 8`` (``thread x8`` plain); sequential alone."""
+def pool(executor: str, workers: int | None, *, plain: bool = False, inner: int = 1) -> str:
+    """An executor and its size: ``thread × 8`` (``thread x8`` plain), ``hybrid × 2 × 8``
+    for processes that each run calls at once; sequential alone."""
     if executor == SEQUENTIAL or not workers or workers <= 0:
         return executor
-    return f"{executor} x{workers}" if plain else f"{executor} × {workers}"
+    sign = "x" if plain else "× "
+    nested = f" {sign}{inner}" if inner > 1 else ""
+    return f"{executor} {sign}{workers}{nested}"
 
 
 def seconds(value: float | None) -> str:
@@ -114,6 +119,8 @@ def headline(d: Diagnosis) -> str:
     if rec.executor == SEQUENTIAL:
         return label
     plural = "worker" if rec.workers == 1 else "workers"
+    if rec.inner_workers > 1:
+        plural = f"processes × {rec.inner_workers} calls each"
     bound = f" ({LIMITED_BY.get(rec.limited_by, rec.limited_by)})" if rec.limited_by else ""
     chunk = f" · chunksize {rec.chunksize}" if rec.chunksize > 1 else ""
     return f"{label} · {rec.workers} {plural}{bound}{chunk}"
@@ -340,6 +347,7 @@ def executor_rows(d: Diagnosis) -> list[ExecutorRow]:
             recommended=i == rec_index, baseline=r.executor == SEQUENTIAL,
             verdict=_why(r, i == rec_index, rec_median, d.executor),
             results=results_word(r.check), memory=size(r.worker_bytes),
+            inner_workers=r.inner_workers,
         ))
     return rows
 
