@@ -66,7 +66,8 @@ def test_a_registered_executor_is_measured_modelled_rendered_and_pasted(
         '{predicted_speedup_toy:.1f}x)."\n', encoding="utf-8")
     d = api.profile(nap, list(range(24)), rules=rules, budget=20, trials=1)
     assert d.failure is None, d.failure
-    assert d.executor == "toy" and d.recommendation.rule == "toy-for-waits", (d.kind, d.recommendation, d.notes)
+    assert d.executor == "toy" and d.recommendation.rule == "toy-for-waits", (
+        d.kind, d.recommendation, d.notes)
     assert toy.read_text(encoding="utf-8").strip() == str(d.workers)  # its runner ran
     assert d.confirmed and d.speedup is not None and d.speedup >= 3.0
     assert "toy" in d.scaling  # the capacity model drew its curve from the entry's costs

@@ -20,7 +20,7 @@ BASE = {
     "interpreter_available": False, "predicted_speedup_thread": 8.0,
     "predicted_speedup_process": 2.0, "predicted_speedup_asyncio": 8.0,
     "process_advantage": 0.25, "hybrid_available": True, "fastest_predicted": "thread",
-    "fastest_margin": 1.0,
+    "fastest_margin": 1.0, "child_cpu_ratio": 0.0,
 }
 
 
@@ -228,3 +228,21 @@ def test_the_readme_rule_example_loads_and_matches(tmp_path: Path) -> None:
     path.write_text(blocks[0])
     advice = recommend(rules.load(path), metrics(tasks=80))
     assert (advice.rule, advice.executor, advice.workers) == ("our-io-policy", "thread", 16)
+
+
+def test_memory_bounds_the_count_and_says_so(default: rules.RuleSet) -> None:
+    """Tasks that each hold 300 MiB, 1 GiB to spend: no more than fit, whatever the
+    curve would take."""
+    mixed = metrics(kind="mixed", tasks=100, cpu_count=2, task_seconds=0.04,
+                    idle_fraction=0.5, gil_fraction=0.5, released_fraction=0.0,
+                    process_advantage=1.5)
+    free = recommend(default, mixed)
+    assert free.workers >= 4 and free.limited_by != "memory"
+    tight = recommend(default, {**mixed, "task_bytes": 300 << 20, "memory_limit_bytes": 1 << 30})
+    assert tight.executor == "process" and tight.limited_by == "memory"
+    assert tight.workers * (300 << 20) <= 1 << 30
+    threads = recommend(default, {**metrics(tasks=600, task_seconds=0.03, idle_fraction=0.999,
+                                            gil_fraction=0.001, released_fraction=0.0),
+                                  "task_bytes": 50 << 20, "memory_limit_bytes": 1 << 30})
+    assert threads.workers == 20 and threads.limited_by == "memory"
+

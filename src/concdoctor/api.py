@@ -37,6 +37,7 @@ def profile(
     budget: float | None = None,
     seed: int | None = None,
     sample: int | None = None,
+    memory_limit: int | str | None = None,
     options: Options | None = None,
     command: str = "",
     progress: Progress | None = None,
@@ -54,7 +55,7 @@ def profile(
         rules=Path(rules) if isinstance(rules, str) else rules, confirm=confirm,
         compare_all=compare_all, compare=_names(compare), cluster=cluster, trials=trials,
         adaptive=adaptive, timeout=timeout, sampling=sampling, rate=rate, budget=budget,
-        seed=seed, sample=sample)
+        seed=seed, sample=sample, memory_limit=memory_limit)
     if options.seed is None:  # chosen now, so that the report can give it
         options = options.given(seed=new_seed())
     items = _items(func, inputs, repeat, inputs_from)

@@ -70,6 +70,8 @@ Cluster = Annotated[str | None, typer.Option(show_default=False, help=_help("clu
 Budget = Annotated[float | None, typer.Option(show_default=False, help=_help("budget"))]
 Seed = Annotated[int | None, typer.Option(show_default=False, help=_help("seed"))]
 Sample = Annotated[int | None, typer.Option(show_default=False, help=_help("sample"))]
+MemoryLimit = Annotated[str | None, typer.Option(show_default=False,
+                                                  help=_help("memory_limit"))]
 Trials = Annotated[int | None, typer.Option(show_default=False, help=_help("trials"))]
 Adaptive = Annotated[bool | None, typer.Option(
     "--adaptive/--exact-trials", show_default=False, help=_help("adaptive"))]
@@ -93,6 +95,7 @@ def profile(
     compare: CompareOption = "all" if DEFAULTS.compare_all else "recommended",
     cluster: Cluster = None,
     budget: Budget = None, seed: Seed = None, sample: Sample = None, trials: Trials = None,
+    memory_limit: MemoryLimit = None,
     adaptive: Adaptive = None,
     timeout: Timeout = None, sampling: Sampling = DEFAULTS.sampling, rate: Rate = None,
     json_path: JsonPath = None, report_dir: ReportDir = DEFAULTS.report_dir,
@@ -107,6 +110,7 @@ def profile(
         rules=rules, confirm=confirm, compare_all="all" in compare.split(","),
         compare=_compared(compare), cluster=cluster, budget=budget,
         seed=seed, sample=sample, trials=trials, adaptive=adaptive, timeout=timeout,
+        memory_limit=memory_limit,
         sampling=sampling, rate=rate, report_dir=report_dir)
     spec = InputSpec.from_options(inputs=inputs, inputs_from=inputs_from, repeat=repeat)
     TargetSpec.parse(target)

@@ -2,8 +2,8 @@
 
 A :class:`Diagnosis` is plain, frozen data. The CLI, the pytest fixture and every
 renderer consume it; it serialises to the versioned JSON report (``schema_version`` 1,
-described in README's "Reports") and loads back from it, so a saved report can be re-rendered without
-re-running anything.
+described in README's "Reports") and loads back from it, so a saved report can be
+re-rendered without re-running anything.
 """
 
 from __future__ import annotations
@@ -92,6 +92,11 @@ class Environment:
     """Threads one pool may start here (half the user's RLIMIT_NPROC); None: no limit."""
     files_limit: int | None = None
     """Descriptors calls in flight may hold (RLIMIT_NOFILE, less a reserve); None: none."""
+    memory_limit_bytes: int | None = None
+    """Memory the workers may take together: the cgroup's headroom, else MemAvailable,
+    or ``--memory-limit``; None where it cannot be read."""
+    memory_limit_source: str | None = None
+    """Where that figure came from, for the report."""
     concdoctor: str = ""
     py_spy: str | None = None
     yappi: str | None = None
@@ -136,6 +141,9 @@ class Evidence:
     times above are the sample's."""
     seed: int | None = None
     """The seed that chose the sample."""
+    task_bytes: int = 0
+    """How much the child's peak memory grew while the baseline ran its tasks one at a
+    time: what a call holds at most, the memory each call in flight will want."""
     child_programs_cpu_seconds: float = 0.0
     """CPU the programs the target ran and waited for used during the baseline (the
     children it reaped: ``RUSAGE_CHILDREN``)."""
@@ -243,8 +251,12 @@ class ExecutorResult:
     concurrency: float | None = None
     """How many tasks ran at once, on average, while any ran."""
     worker_bytes: int | None = None
-    """Memory per worker, at its peak: a worker process's resident memory, or what each
-    sub-interpreter added to the process (None for the other executors)."""
+    """Memory per worker, at its largest: a worker process's PSS (its peak RSS where /proc
+    cannot tell), or what each sub-interpreter added to the process (None for the other
+    executors)."""
+    worker_pss_bytes: int | None = None
+    """The same, for executors whose workers are processes: their proportional set size
+    (RSS counts the pages a forked worker shares with its parent once per worker)."""
     inner_workers: int = 1
     """Calls each worker ran at once (the hybrid pool); 1 for the other executors."""
 
@@ -364,8 +376,10 @@ class Diagnosis:
                 f"report has schema_version {version!r}; this concdoctor reads version "
                 f"{SCHEMA_VERSION}: re-run 'concdoctor profile' to make a new report"
             )
+        from concdoctor.report_tree import build  # the classes below, by field name
+
         try:
-            return _build(cls, data)
+            return build(cls, data)
         except (TypeError, KeyError, ValueError) as exc:
             raise ReportSchemaError(f"report does not match schema version 1: {exc}") from None
 
@@ -376,45 +390,3 @@ class Diagnosis:
         except json.JSONDecodeError as exc:
             raise ReportSchemaError(f"not a JSON report ({exc.msg} at line {exc.lineno})") from None
         return cls.from_dict(data)
-
-
-_NESTED: dict[str, type] = {
-    "check": ResultsCheck,
-    "workload": Workload,
-    "environment": Environment,
-    "evidence": Evidence,
-    "classification": Classification,
-    "recommendation": Recommendation,
-    "confirmation": Confirmation,
-    "prediction": Prediction,
-    "failure": Failure,
-}
-_NESTED_TUPLES: dict[str, type] = {
-    "stacks": StackSamples,
-    "top_functions": FunctionStat,
-    "results": ExecutorResult,
-}
-
-
-def _build(cls: type, data: dict[str, Any]) -> Any:
-    """Rebuild a dataclass tree from its ``asdict`` form, ignoring unknown keys.
-
-    Unknown keys are ignored so that reports written by a newer concdoctor with extra
-    fields (allowed by the schema) still load.
-    """
-    kwargs: dict[str, Any] = {}
-    names = {f.name for f in dataclasses.fields(cls)}
-    for key, value in data.items():
-        if key not in names:
-            continue
-        if key == "scaling" and isinstance(value, dict):
-            value = {name: tuple(_build(ScalingPoint, point) for point in points)
-                     for name, points in value.items()}
-        elif value is not None and key in _NESTED:
-            value = _build(_NESTED[key], value)
-        elif key in _NESTED_TUPLES:
-            value = tuple(_build(_NESTED_TUPLES[key], item) for item in value)
-        elif isinstance(value, list):
-            value = tuple(value)
-        kwargs[key] = value
-    return cls(**kwargs)

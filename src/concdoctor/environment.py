@@ -12,7 +12,7 @@ import sys
 import sysconfig
 from collections.abc import Callable
 
-from concdoctor import __version__
+from concdoctor import __version__, memory
 from concdoctor.baseline import stacks as sampling
 from concdoctor.cores import cpu_count
 from concdoctor.decide import limits
@@ -25,7 +25,7 @@ def describe(*, is_gil_enabled: Callable[[], bool] | None = None,
     gil_check = is_gil_enabled or getattr(sys, "_is_gil_enabled", None)
     if free_threaded_build is None:
         free_threaded_build = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-    found = limits.read()
+    found, room = limits.read(), memory.limit_bytes()
     return Environment(
         python=platform.python_version(), cpu_count=cpu_count(),
         gil_enabled=bool(gil_check()) if gil_check else True,
@@ -34,6 +34,8 @@ def describe(*, is_gil_enabled: Callable[[], bool] | None = None,
         platform=f"{platform.system()} {platform.release()} {platform.machine()}",
         start_method=start_method(), concdoctor=__version__,
         threads_limit=found.threads, files_limit=found.files,
+        memory_limit_bytes=room[0] if room else None,
+        memory_limit_source=room[1] if room else None,
         py_spy=sampling.py_spy_version(sampling.find_py_spy()), yappi=_yappi_version(),
     )
 

@@ -71,6 +71,10 @@ class Executor:
     """Its tasks share the process's module state: a write to it needs a lock."""
     os_threads: bool = False
     """Each worker is a thread of this process: the user's thread limit bounds them."""
+    worker_memory: str = ""
+    """What its trials report as memory per worker: ``"pss"`` (a worker process's
+    proportional set size), ``"added"`` (what each worker added to this process), or
+    nothing."""
     nested: bool = False
     """Each worker runs several calls at once (threads, or an event loop for an ``async
     def`` target): ``workers`` processes x ``inner_workers`` calls."""
@@ -174,7 +178,7 @@ register(Executor(
     "process", "process pool", f"{_RUNNERS}:run_processes", f"{_SNIPPETS}:pool_body",
     workers="min(tasks, 8 * cpu_count)",
     costs=Costs(start=0.005, per_worker=0.01, per_task=0.0001, per_byte=2e-9, per_item=7e-6),
-    ships=True, chunks=True, kneed=True, rival="interpreter",
+    ships=True, chunks=True, kneed=True, rival="interpreter", worker_memory="pss",
     pool_class="concurrent.futures:ProcessPoolExecutor"))
 register(Executor(
     "asyncio", "asyncio tasks", f"{_RUNNERS}:run_asyncio", f"{_SNIPPETS}:asyncio_body",
@@ -184,15 +188,17 @@ register(Executor(
     "interpreter", "interpreter pool", f"{_RUNNERS}:run_interpreters",
     f"{_SNIPPETS}:pool_body", workers="min(tasks, cpu_count)",
     costs=Costs(start=0.01, per_worker=0.05, per_task=0.0002, per_byte=2e-9, per_item=7e-6),
-    ships=True, chunks=True, kneed=True, rival="process",
-    pool_class="concurrent.futures:InterpreterPoolExecutor", available="concdoctor.environment:interpreter_unavailable"))
+    ships=True, chunks=True, kneed=True, rival="process", worker_memory="added",
+    pool_class="concurrent.futures:InterpreterPoolExecutor",
+    available="concdoctor.environment:interpreter_unavailable"))
 register(Executor(
     "dask", "dask cluster", f"{_RUNNERS}:run_on_cluster", f"{_SNIPPETS}:dask_body",
     workers="max(cluster_workers, cpu_count)",
     costs=Costs(start=0.7, per_worker=0.05, per_task=0.0005, per_byte=5e-9, per_item=1e-5),
     ships=True, opt_in=True, on_cluster=True, available="concdoctor.cluster:missing"))
 register(Executor(
-    "hybrid", "process pool × threads", f"{_RUNNERS}:run_hybrid", f"{_SNIPPETS}:hybrid_body",
+    "hybrid", "process pool × threads", "concdoctor.child.hybrid:run_hybrid",
+    f"{_SNIPPETS}:hybrid_body",
     workers="min(tasks, 8 * cpu_count)",
     costs=Costs(start=0.005, per_worker=0.01, per_task=0.0001, per_byte=2e-9, per_item=7e-6),
-    serialises="gil", ships=True, chunks=True, kneed=True, nested=True))
+    serialises="gil", ships=True, chunks=True, kneed=True, nested=True, worker_memory="pss"))

@@ -43,7 +43,8 @@ def parse_smaps_rollup(text: str) -> dict[str, int]:
 
 def _rollup(pid: int | None, proc: Path) -> dict[str, int] | None:
     try:
-        return parse_smaps_rollup((proc / ("self" if pid is None else str(pid)) / "smaps_rollup").read_text())
+        where = proc / ("self" if pid is None else str(pid)) / "smaps_rollup"
+        return parse_smaps_rollup(where.read_text())
     except OSError:  # not Linux, a kernel before 4.14, another user's process, gone
         return None
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from concdoctor import executors as registry
+from concdoctor import memory
 from concdoctor.errors import UsageError
 
 MIN_RATE, MAX_RATE = 1, 1000
@@ -95,6 +96,10 @@ class Options:
     sample: int | None = field(default=None, metadata=_about(
         "Diagnose exactly this many tasks (with the seed: the same ones again). "
         "Default: as many as the budget allows.", metavar="N", absent=("plugin", "project")))
+    memory_limit: int | None = field(default=None, metadata=_about(
+        "Memory the workers may take together, in bytes or with a unit (512M, 2G); "
+        "default: the cgroup's limit, else the memory available. No advice counts more "
+        "workers than fit.", metavar="SIZE"))
     # [tool.concdoctor] gives rules itself (its rules key and rule tables: decide.rules)
     rules: Path | None = field(default=None, metadata=_about(
         "A rules TOML file, tried before the built-in decision matrix.",
@@ -110,6 +115,15 @@ class Options:
         metavar="DIR", absent=(*CALLS, "project")))
 
     def __post_init__(self) -> None:
+        if isinstance(self.memory_limit, str):  # "2G": the ways in that take text
+            try:
+                object.__setattr__(self, "memory_limit", memory.parse_size(self.memory_limit))
+            except ValueError as exc:
+                raise OptionError(f"memory_limit: {exc}") from None
+        if self.memory_limit is not None and (isinstance(self.memory_limit, bool) or not (
+                isinstance(self.memory_limit, int) and self.memory_limit > 0)):
+            raise OptionError("memory_limit must be a size above 0 (bytes, or 512M, 2G), "
+                              f"got {self.memory_limit!r}")
         _check_types(self)
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
             raise OptionError(f"trials must be a whole number of at least 1, got {self.trials!r}")

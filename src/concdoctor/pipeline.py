@@ -78,6 +78,9 @@ def diagnose(request: Request) -> Diagnosis:
     clock = Clock(options.budget)
     env = replace(environment.describe(), cluster=request.scheduler,
                   cluster_workers=request.cluster_workers)
+    if options.memory_limit is not None:
+        env = replace(env, memory_limit_bytes=options.memory_limit,
+                      memory_limit_source="--memory-limit")
     diagnosis = Diagnosis(target=request.target_text, workload=Workload(len(request.items)),
                           environment=env, command=request.command)
     with _launch(request) as process:
@@ -212,7 +215,8 @@ def _concluded(d: Diagnosis, process: ChildRunner) -> Diagnosis:
                                                 d.confirmation),
                     findings.shared_state(d.recommendation, d.evidence, d.confirmation),
                     findings.child_programs(d.evidence, d.environment),
-                    findings.many_connections(d.recommendation)):
+                    findings.many_connections(d.recommendation),
+                    findings.memory_bound(d.recommendation, d.evidence, d.environment)):
         if finding:
             notes.append(finding)
     for name, tail in (("stdout", process.stdout), ("stderr", process.stderr)):

@@ -136,6 +136,8 @@ class BaselineDone:
     """Bytes an input and its result take pickled, on average over the first tasks."""
     child_programs_cpu_seconds: float = 0.0
     """CPU of the programs the tasks ran and waited for (``RUSAGE_CHILDREN``)."""
+    task_bytes: int = 0
+    """How much the child's peak memory grew over the tasks (what a call holds at most)."""
     TYPE: ClassVar[str] = "baseline_done"
 
 

@@ -219,6 +219,7 @@ def _evidence(done: BaselineDone, shares: sampling.Shares | None, degraded: str 
         stacks=shares.stacks if shares else (), process_problem=done.process_problem,
         shared_state=done.shared_state, bytes_per_task=done.bytes_per_task,
         child_programs_cpu_seconds=round(done.child_programs_cpu_seconds, 6),
+        task_bytes=done.task_bytes,
     )
 
 

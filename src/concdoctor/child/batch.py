@@ -107,7 +107,8 @@ def _thread_counters() -> tuple[float, int, int, float]:
     return time.thread_time(), usage.ru_nvcsw, usage.ru_nivcsw, delay
 
 
-def run_baseline(run: ChildState, request: RunBaseline, send: Send) -> BaselineDone | TooBig | Failed:
+def run_baseline(run: ChildState, request: RunBaseline,
+                 send: Send) -> BaselineDone | TooBig | Failed:
     """The chosen tasks once, sequentially, each timed; see :class:`RunBaseline`."""
     held = run.resolved.items
     chosen = (held if request.sample is None else
@@ -151,6 +152,7 @@ def _timed_loop(run: ChildState, request: RunBaseline, chosen: Sequence[Any], lo
     checking, first_problem = 0.0, None
     self0, thread0 = resource.getrusage(resource.RUSAGE_SELF), _thread_counters()
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    resident0 = executors.current_rss()
     start = time.perf_counter()
     for index, item in enumerate(chosen):
         t0 = time.perf_counter()
@@ -187,7 +189,8 @@ def _timed_loop(run: ChildState, request: RunBaseline, chosen: Sequence[Any], lo
         process_problem=first_problem,  # the first result's; the inputs' are added after
         bytes_per_task=sum(sizes) // max(len(sizes), 1),
         child_programs_cpu_seconds=max(0.0, (children1.ru_utime + children1.ru_stime)
-                                       - (children0.ru_utime + children0.ru_stime)))
+                                       - (children0.ru_utime + children0.ru_stime)),
+        task_bytes=max(0, self1.ru_maxrss * 1024 - resident0) if resident0 else 0)
 
 
 def _watch(func: Callable[..., Any]) -> statecheck.Watch | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from concdoctor import executors as registry
+from concdoctor import memory
 from concdoctor.child import interpreters as subinterpreters
 from concdoctor.environment import interpreter_pool
 from concdoctor.executors import Executor
@@ -52,8 +53,8 @@ class Task:
 
 
 class Timed:
-    """A task that also says when it ran and how much memory its process had used at
-    most (uses now, for workers sharing one process): ``(value, start, end, bytes)``.
+    """A task that also says when it ran and how much memory its process takes: its PSS
+    at most (uses now, for workers sharing one process): ``(value, start, end, bytes)``.
     ``perf_counter`` reads one clock for every process of the machine (Linux's monotonic
     clock), so the times a pool's workers report line up with the trial's own."""
 
@@ -64,7 +65,27 @@ class Timed:
     def __call__(self, item: Any) -> tuple[Any, float, float, int]:
         start = time.perf_counter()
         value = self.task(item)
-        return value, start, time.perf_counter(), current_rss() if self.shared else peak_rss()
+        end = time.perf_counter()
+        return value, start, end, current_rss() if self.shared else worker_pss()
+
+
+PSS_EVERY = 0.05
+"""Seconds between two reads of a worker's PSS (a read costs about 0.1 ms: never per task
+of a batch of tiny ones)."""
+_PSS: dict[int, tuple[float, int]] = {}
+"""Per process (a forked worker starts with its parent's): when last read, the most seen."""
+
+
+def worker_pss() -> int:
+    """This worker process's PSS at its largest so far, read at most every
+    :data:`PSS_EVERY` (RSS would count the pages it shares with its parent once per
+    worker); its peak RSS where /proc cannot tell."""
+    pid, now = os.getpid(), time.monotonic()
+    last, most = _PSS.get(pid, (-PSS_EVERY, 0))
+    if now - last >= PSS_EVERY:
+        most = max(most, memory.pss_bytes() or peak_rss())
+        _PSS[pid] = (now, most)
+    return most
 
 
 def peak_rss() -> int:
@@ -193,7 +214,7 @@ def run_batch(
     reason = unavailable(executor, task, items)
     if reason:
         raise ExecutorUnavailable(reason)
-    batch = Batch(task, items, workers, chunksize, on_result or _ignore, timeout, scheduler,
+    batch = Batch(task, items, workers, chunksize, on_result or ignore_count, timeout, scheduler,
                   max(1, inner_workers))
     runner = executor.run()
     check = getattr(runner, "check", None)  # a runner's own check, before the clock
@@ -209,7 +230,7 @@ def run_batch(
                     ran.worker_bytes)
 
 
-def _peak(rows: list[tuple[Any, float, float, int]]) -> int | None:
+def peak_of(rows: list[tuple[Any, float, float, int]]) -> int | None:
     return max(peak for *_, peak in rows) if rows else None
 
 
@@ -225,56 +246,22 @@ def run_threads(batch: Batch) -> Ran:
 def run_asyncio(batch: Batch) -> Ran:
     import asyncio
 
-    return Ran(asyncio.run(_gather_bounded(batch.task, batch.items, batch.workers,
+    return Ran(asyncio.run(gather_bounded(batch.task, batch.items, batch.workers,
                                            batch.count)))
 
 
 def run_processes(batch: Batch) -> Ran:
-    rows = _run_in_pool(cf.ProcessPoolExecutor(max_workers=batch.workers), Timed(batch.task),
+    rows = run_in_pool(cf.ProcessPoolExecutor(max_workers=batch.workers), Timed(batch.task),
                         batch.items, batch.chunksize, batch.count)
-    return Ran(rows, _peak(rows))
+    return Ran(rows, peak_of(rows))
 
 
 def run_interpreters(batch: Batch) -> Ran:
     before = current_rss()  # the lifetime peak would charge the baseline's to the pool
     rows = _run_in_interpreters(Timed(batch.task, shared=True), batch.items, batch.workers,
                                 batch.chunksize, batch.count, batch.timeout)
-    grown = max(0, (_peak(rows) or 0) - before) // max(batch.workers, 1)
+    grown = max(0, (peak_of(rows) or 0) - before) // max(batch.workers, 1)
     return Ran(rows, grown)
-
-
-class InnerPool:
-    """A hybrid worker's job: one chunk of calls, ``inner`` at a time, on threads (on one
-    event loop for coroutines); each call timed. Picklable: it travels to the process."""
-
-    def __init__(self, task: Task, inner: int) -> None:
-        self.timed, self.inner = Timed(task), inner
-
-    def __call__(self, chunk: Sequence[Any]) -> list[tuple[Any, float, float, int]]:
-        if self.timed.task.is_coroutine:
-            import asyncio
-
-            return asyncio.run(_gather_bounded(self.timed.task, chunk, self.inner, _ignore,
-                                               peak=True))
-        with cf.ThreadPoolExecutor(max_workers=self.inner) as threads:
-            return list(threads.map(self.timed, chunk))
-
-
-def run_hybrid(batch: Batch) -> Ran:
-    """``workers`` processes, each running ``inner_workers`` calls at once: the items go
-    in chunks (``chunksize``, at least one call per thread), results in their order."""
-    items, inner = batch.items, batch.inner_workers
-    size = max(batch.chunksize, inner)
-    chunks = [items[i:i + size] for i in range(0, len(items), size)]
-    rows: list[tuple[Any, float, float, int]] = []
-
-    def count(done: int) -> None:
-        batch.count(min(len(items), done * size))
-
-    for part in _run_in_pool(cf.ProcessPoolExecutor(max_workers=batch.workers),
-                             InnerPool(batch.task, inner), chunks, 1, count):
-        rows.extend(part)
-    return Ran(rows, _peak(rows))
 
 
 def _interpreters_import(batch: Batch) -> str | None:
@@ -295,10 +282,10 @@ def run_on_cluster(batch: Batch) -> Ran:
                                      count=batch.count, timeout=batch.timeout)
     except cluster.ClusterUnavailable as exc:
         raise ExecutorUnavailable(str(exc)) from None
-    return Ran(rows, _peak(rows), shipping)  # sending code is concdoctor's, not the batch's
+    return Ran(rows, peak_of(rows), shipping)  # sending code is concdoctor's, not the batch's
 
 
-def _ignore(done: int) -> None:
+def ignore_count(done: int) -> None:
     pass
 
 
@@ -330,7 +317,7 @@ def _run_sequential(task: Task, items: Sequence[Any],
         loop.close()
 
 
-async def _gather_bounded(task: Task, items: Sequence[Any], workers: int,
+async def gather_bounded(task: Task, items: Sequence[Any], workers: int,
                           count: Callable[[int], None],
                           peak: bool = False) -> list[tuple[Any, float, float, int]]:
     import asyncio
@@ -346,12 +333,12 @@ async def _gather_bounded(task: Task, items: Sequence[Any], workers: int,
             end = time.perf_counter()
         done += 1
         count(done)
-        return value, start, end, peak_rss() if peak else 0
+        return value, start, end, worker_pss() if peak else 0
 
     return list(await asyncio.gather(*(one(item) for item in items)))
 
 
-def _run_in_pool(pool: cf.Executor, timed: Callable[[Any], Any], items: Sequence[Any],
+def run_in_pool(pool: cf.Executor, timed: Callable[[Any], Any], items: Sequence[Any],
                  chunksize: int, count: Callable[[int], None]) -> list[Any]:
     try:
         with pool:

@@ -150,3 +150,22 @@ def many_connections(recommendation: Recommendation | None) -> str | None:
     return (f"{recommendation.workers} calls at once: if they go to one service, check that "
             "it accepts that many connections; a rules file sets a ceiling with "
             f'[alternatives] {recommendation.executor} = "min(tasks, 32)"')
+
+
+def memory_bound(recommendation: Recommendation | None, evidence: Evidence | None,
+                 environment: Environment) -> str | None:
+    """Say so when memory, not the CPU, set the worker count."""
+    if (recommendation is None or recommendation.limited_by != "memory" or evidence is None
+            or not environment.memory_limit_bytes):
+        return None
+    entry = registry.get(recommendation.executor)
+    each = limits.worker_bytes(entry, evidence.task_bytes, recommendation.inner_workers)
+    return (f"memory set the worker count, not the CPU: a call held up to "
+            f"{_mib(evidence.task_bytes)} in the baseline, so {recommendation.workers} "
+            f"workers of about {_mib(each)} each fit in the "
+            f"{_mib(environment.memory_limit_bytes)} available "
+            f"({environment.memory_limit_source or 'measured'}; --memory-limit sets it)")
+
+
+def _mib(value: int) -> str:
+    return f"{value / (1 << 20):,.0f} MiB"

@@ -12,6 +12,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from concdoctor import executors as registry
 from concdoctor.diagnosis import ExecutorResult, ResultsCheck
 
 
@@ -137,11 +138,13 @@ def _pool_figures(result: ExecutorResult, trials: list[Trial]) -> ExecutorResult
     memory per worker (the largest)."""
     timed = [t for t in trials if t.task_seconds_mean is not None]
     memory = [t.worker_bytes for t in trials if t.worker_bytes is not None]
+    most = max(memory) if memory else None
+    pss = registry.known(result.executor) and registry.get(result.executor).worker_memory == "pss"
     return replace(
         result, task_seconds_mean=round(statistics.median(
             t.task_seconds_mean or 0.0 for t in timed), 6),
         concurrency=round(statistics.median(t.concurrency or 0.0 for t in timed), 3),
-        worker_bytes=max(memory) if memory else None)
+        worker_bytes=most, worker_pss_bytes=most if pss else None)
 
 
 def _merge(earlier: ResultsCheck | None, new: ResultsCheck | None) -> ResultsCheck | None:

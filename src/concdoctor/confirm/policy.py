@@ -224,7 +224,8 @@ def _sequential(book: TrialLedger, plan: _Plan) -> float:
     return median
 
 
-def _revise(recommendation: Recommendation, main: ExecutorResult, book: TrialLedger) -> Recommendation:
+def _revise(recommendation: Recommendation, main: ExecutorResult,
+            book: TrialLedger) -> Recommendation:
     """The advice fell short, was skipped or changed the results: the fastest safe one."""
     best = book.fastest()
     why = _why_not(main, recommendation)

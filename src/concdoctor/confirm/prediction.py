@@ -68,7 +68,8 @@ def extrapolate(*, tasks: int, seed: int, task_seconds_mean: float,
                       round(low, 3), round(high, 3))
 
 
-def pool_seconds(tasks: int, sampled: int, workers: int, alone: float, trial: TrialSummary) -> float:
+def pool_seconds(tasks: int, sampled: int, workers: int, alone: float,
+                 trial: TrialSummary) -> float:
     """Seconds for ``tasks`` on the pool that ran the sample as ``trial`` did."""
     measured = statistics.median(trial.seconds)
     ran = max(min(trial.concurrency, sampled, workers), 1.0)

@@ -13,9 +13,10 @@ executor with ``W`` workers and ``C`` cores, the batch cannot finish before any 
   again across a network) in the one thread that dispatches them;
 
 plus the executor's start-up, per worker. The speedup is the sequential time over the
-longest of those, plus the start-up. Costs are this machine's typical ones
-(each executor's ``costs`` in :mod:`concdoctor.executors`); where the confirmation measured an executor, its curve is scaled to
-pass through the measured point, so the measured points sit on the curves.
+longest of those, plus the start-up. Costs are this machine's typical ones (each
+executor's ``costs`` in :mod:`concdoctor.executors`); where the confirmation measured an
+executor, its curve is scaled to pass through the measured point, so the measured points
+sit on the curves.
 
 What this cannot see from here is written in the README ("What the scaling model
 assumes"): memory bandwidth and caches shared by more cores, hyper-threads counted as

@@ -39,6 +39,8 @@ BASE_TYPES: dict[str, type] = {
     "cluster_workers": int,
     "child_cpu_ratio": float,
     "threads_limit": int,
+    "task_bytes": int,
+    "memory_limit_bytes": int,
     "files_limit": int,
     "process_advantage": float,
     "fastest_predicted": str,
@@ -129,6 +131,8 @@ def build_metrics(evidence: Evidence, classification: Classification, workload: 
         "cluster_workers": facts.cluster_workers,
         "child_cpu_ratio": round(evidence.child_cpu_ratio, 3),
         "threads_limit": environment.threads_limit or 0,  # 0: no limit found
+        "task_bytes": evidence.task_bytes,
+        "memory_limit_bytes": environment.memory_limit_bytes or 0,
         "files_limit": environment.files_limit or 0,
         "bytes_per_task": evidence.bytes_per_task,
     }

@@ -100,21 +100,26 @@ def nested_pool(executor: str, metrics: Mapping[str, Any]) -> Pool:
     at once within the knee's share of the best."""
     tasks, cores = int(metrics["tasks"]), int(metrics["cpu_count"])
     work = scaling.work_from(metrics)
-    shapes = []
+    entry, found = registry.get(executor), _limits(metrics)
+    shapes, too_big = [], False
     for processes in sorted({min(tasks, cores * m) for m in (1, 2, 4, 8)}):
         for inner in (2 ** i for i in range(1, 11)):
             if processes * inner > tasks:
                 break
+            fits = limits.within_memory(entry, found, inner)
+            if fits is not None and processes > fits:
+                too_big = True
+                continue
             chunk = max(inner, math.ceil(tasks / (NESTED_CHUNKS * processes)))
             shapes.append((scaling.speedup(executor, work, processes, cores, chunksize=chunk,
                                            inner=inner), processes, inner, chunk))
     if not shapes:
-        return Pool(1)
+        return Pool(1, limited_by="memory" if too_big else None)
     best = max(shape[0] for shape in shapes)
     _, processes, inner, chunk = min(
         (shape for shape in shapes if shape[0] >= scaling.KNEE * best),
         key=lambda shape: (shape[1] * shape[2], shape[1]))
-    return Pool(processes, chunk, None, inner)
+    return Pool(processes, chunk, "memory" if too_big else None, inner)
 
 
 def predicted_speedup(executor: str, workers: int, metrics: Mapping[str, Any],
@@ -157,9 +162,7 @@ def _sized(executor: str, ceiling: int, metrics: Mapping[str, Any], *, user: boo
     workers = ceiling
     if entry.kneed:
         workers = min(ceiling, _knee(executor, metrics, ceiling, chunks))
-    found = limits.Limits(int(metrics.get("threads_limit", 0)) or None,
-                          int(metrics.get("files_limit", 0)) or None)
-    workers, limited_by = limits.cap(executor, workers, found)
+    workers, limited_by = limits.cap(executor, workers, _limits(metrics))
     if limited_by is not None or not entry.kneed:
         return workers, limited_by
     free = _knee(executor, metrics, min(tasks, KNEE_CEILING), chunks)  # the curve's own
@@ -168,6 +171,13 @@ def _sized(executor: str, ceiling: int, metrics: Mapping[str, Any], *, user: boo
     if workers == cpu_count:
         return workers, "cores"
     return workers, "user" if user else None
+
+
+def _limits(metrics: Mapping[str, Any]) -> limits.Limits:
+    return limits.Limits(int(metrics.get("threads_limit", 0)) or None,
+                         int(metrics.get("files_limit", 0)) or None,
+                         int(metrics.get("memory_limit_bytes", 0)) or None,
+                         int(metrics.get("task_bytes", 0)))
 
 
 def _knee(executor: str, metrics: Mapping[str, Any], ceiling: int,

@@ -3,9 +3,10 @@
 A rules file is a list of ``[[rule]]`` tables tried in priority order (higher first,
 then file order); the first whose ``when`` conditions all hold decides. Nothing in a
 rules file is ever executed: conditions compare metrics declared in
-:mod:`concdoctor.decide.metrics`, worker counts use :mod:`concdoctor.decide.expressions`, reasons fill
-``{metric}`` / ``{metric:.0%}`` placeholders. Every mistake is a :class:`RulesError`
-naming the file, the rule id and the line.
+:mod:`concdoctor.decide.metrics`, worker counts use
+:mod:`concdoctor.decide.expressions`, reasons fill ``{metric}`` / ``{metric:.0%}``
+placeholders. Every mistake is a :class:`RulesError` naming the file, the rule id and
+the line.
 """
 
 from __future__ import annotations

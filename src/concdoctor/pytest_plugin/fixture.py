@@ -69,6 +69,7 @@ class ConcdoctorFixture:
         budget: float | None = None,
         seed: int | None = None,
         sample: int | None = None,
+        memory_limit: int | str | None = None,
         allow_failure: bool = False,
     ) -> Diagnosis:
         """Diagnose ``func`` over ``inputs`` (one call each) or ``repeat`` calls.
@@ -85,7 +86,7 @@ class ConcdoctorFixture:
             func, inputs, repeat=repeat, inputs_from=inputs_from, rules=rules,
             confirm=confirm, compare_all=compare_all, compare=compare, cluster=cluster,
             trials=trials, adaptive=adaptive, timeout=timeout, sampling=sampling, rate=rate,
-            budget=budget, seed=seed, sample=sample,
+            budget=budget, seed=seed, sample=sample, memory_limit=memory_limit,
             options=self.settings.options.given(**spec.defaults()),
             command=shlex.join(["pytest", self.nodeid]))
         self.diagnoses.append(diagnosis)

@@ -12,12 +12,18 @@ or confirmation missing) and with degraded evidence (fractions ``None``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from concdoctor import executors as registry
-from concdoctor.diagnosis import Diagnosis, Evidence, ExecutorResult, ResultsCheck
+from concdoctor.diagnosis import Diagnosis, Evidence
 from concdoctor.executors import SEQUENTIAL
+from concdoctor.render.executor_table import (  # noqa: F401 - worded here for every renderer
+    ExecutorRow,
+    executor_rows,
+    results_text,
+    results_word,
+)
+from concdoctor.render.numbers import percent, pool, seconds, size, times  # noqa: F401
 
 SNIPPET_TITLE = "Apply it"
 LIMITED_BY = {"tasks": "one per task", "cores": "one per core",
@@ -35,81 +41,6 @@ STATE_MEANINGS = {
 }
 
 
-@dataclass(frozen=True)
-class ExecutorRow:
-    """One measured executor, with the sentence that says how it compared."""
-
-    executor: str
-    workers: int
-    chunksize: int
-    median_seconds: float | None
-    speedup: float | None
-    skipped: str | None
-    recommended: bool
-    baseline: bool
-    verdict: str
-    results: str = "–"
-    """The results check in a word or two: same, differ, raised, not compared."""
-    memory: str = "–"
-    """Memory per worker, for process and interpreter pools."""
-    inner_workers: int = 1
-
-    @property
-    def label(self) -> str:
-        chunk = f", chunksize {self.chunksize}" if self.chunksize > 1 else ""
-        return (pool(self.executor, self.workers, inner=self.inner_workers)
-                + (chunk if self.workers > 0 else ""))
-
-
-# -- numbers ------------------------------------------------------------------------------
-def pool(executor: str, workers: int | None, *, plain: bool = False, inner: int = 1) -> str:
-    """An executor and its size: ``thread × 8`` (``thread x8`` plain), ``hybrid × 2 × 8``
-    for processes that each run calls at once; sequential alone."""
-    if executor == SEQUENTIAL or not workers or workers <= 0:
-        return executor
-    sign = "x" if plain else "× "
-    nested = f" {sign}{inner}" if inner > 1 else ""
-    return f"{executor} {sign}{workers}{nested}"
-
-
-def seconds(value: float | None) -> str:
-    """Durations with a unit a human reads at a glance: 2.40 s, 300 ms, 120 µs."""
-    if value is None:
-        return "–"
-    if value >= 100:
-        return f"{value:.0f} s"
-    if value >= 1:
-        return f"{value:.2f} s"
-    if value >= 1e-3:
-        return f"{value * 1e3:.3g} ms"
-    if value > 0:
-        return f"{value * 1e6:.3g} µs"
-    return "0 s"
-
-
-def size(count: int | None) -> str:
-    """Bytes as a person reads them: 11.4 MB, 820 kB."""
-    if count is None:
-        return "–"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if count >= scale:
-            return f"{count / scale:.3g} {unit}"
-    return f"{count} B"
-
-
-def percent(fraction: float | None, *, plain: bool = False) -> str:
-    if fraction is None:
-        return "n/a" if plain else "–"
-    return f"{fraction * 100:.0f}%"
-
-
-def times(factor: float | None, *, plain: bool = False) -> str:
-    if factor is None:
-        return "n/a" if plain else "–"
-    return f"{factor:.2f}x" if plain else f"{factor:.2f}×"
-
-
-# -- verdict ------------------------------------------------------------------------------
 def headline(d: Diagnosis) -> str:
     """The recommendation as one phrase: ``process pool · 2 workers · chunksize 4``."""
     rec = d.recommendation
@@ -255,6 +186,11 @@ def evidence_rows(ev: Evidence) -> list[tuple[str, str]]:
         ("Context switches", f"{ev.voluntary_switches} voluntary, "
                              f"{ev.involuntary_switches} involuntary"),
     ]
+    if ev.child_programs_cpu_seconds:
+        rows.append(("Child programs CPU", f"{seconds(ev.child_programs_cpu_seconds)} "
+                                           f"({ev.child_cpu_ratio:.2f} cores)"))
+    if ev.task_bytes:
+        rows.append(("Memory per call", f"up to {size(ev.task_bytes)}"))
     if ev.samples or ev.sampling_rate:
         rows.append(("py-spy stack samples", f"{ev.samples} at {ev.sampling_rate} Hz"))
     if ev.blocking_calls:
@@ -322,90 +258,3 @@ def failure_text(d: Diagnosis) -> str | None:
 
 
 # -- executors ----------------------------------------------------------------------------
-def executor_rows(d: Diagnosis) -> list[ExecutorRow]:
-    """Every executor measured, the baseline first, each saying how it compared."""
-    conf = d.confirmation
-    if conf is None:
-        return []
-    results = list(conf.results) or [
-        ExecutorResult(executor=name, workers=0, median_seconds=median)
-        for name, median in conf.executors.items()
-    ]
-    if not any(r.executor == SEQUENTIAL for r in results):
-        results.insert(0, ExecutorResult(SEQUENTIAL, 1, median_seconds=conf.baseline_seconds))
-    results.sort(key=lambda r: r.executor != SEQUENTIAL)
-    rec_index = _recommended_index(d, results)
-    rec_median = results[rec_index].median_seconds if rec_index is not None else None
-    rows = []
-    for i, r in enumerate(results):
-        speedup = r.speedup
-        if speedup is None and r.median_seconds and conf.baseline_seconds:
-            speedup = conf.baseline_seconds / r.median_seconds
-        rows.append(ExecutorRow(
-            executor=r.executor, workers=r.workers, chunksize=r.chunksize,
-            median_seconds=r.median_seconds, speedup=speedup, skipped=r.skipped,
-            recommended=i == rec_index, baseline=r.executor == SEQUENTIAL,
-            verdict=_why(r, i == rec_index, rec_median, d.executor),
-            results=results_word(r.check), memory=size(r.worker_bytes),
-            inner_workers=r.inner_workers,
-        ))
-    return rows
-
-
-def _recommended_index(d: Diagnosis, results: list[ExecutorResult]) -> int | None:
-    rec = d.recommendation
-    if rec is None:
-        return None
-    matches = [i for i, r in enumerate(results) if r.executor == rec.executor]
-    exact = [i for i in matches if results[i].workers == rec.workers]
-    found = exact or matches
-    return found[0] if found else None
-
-
-def results_word(check: ResultsCheck | None) -> str:
-    """The results check for a table cell."""
-    if check is None:
-        return "–"
-    if check.status == "differ":
-        return f"differ ({check.differing})"
-    return {"same": "same", "raised": "raised", "skipped": "not compared"}.get(
-        check.status, check.status)
-
-
-def results_text(check: ResultsCheck | None, executor: str) -> str | None:
-    """What the results check found, in a phrase; None when it did not run."""
-    if check is None:
-        return None
-    if check.status == "same":
-        return "same results as sequential"
-    if check.status == "skipped":
-        return f"results not compared: {check.reason}"
-    if check.status == "raised":
-        return f"raised where sequential did not: {check.got}"
-    plural = "task" if check.differing == 1 else "tasks"
-    first = check.tasks[0] if check.tasks else "?"
-    return (f"changed the results of {check.differing} {plural} (task #{first}, input "
-            f"{check.first_input}: sequential gave {check.expected}, {executor} gave "
-            f"{check.got})")
-
-
-def _why(r: ExecutorResult, recommended: bool, rec_median: float | None,
-         rec_name: str | None) -> str:
-    """Why this executor was (not) chosen, in words a reviewer can check."""
-    if r.unsafe:
-        return f"unsafe: {results_text(r.check, r.executor)}"
-    if recommended:
-        return "recommended"
-    if r.skipped:
-        return f"skipped: {r.skipped}"
-    if r.median_seconds is None:
-        return "not measured"
-    base = "baseline; " if r.executor == SEQUENTIAL else ""
-    if not rec_median or rec_name is None:
-        return "baseline" if base else "measured"
-    ratio = r.median_seconds / rec_median
-    if ratio >= 1.005:
-        return f"{base}{ratio:.2f}× slower than {rec_name}"
-    if ratio <= 0.995:
-        return f"{base}{1 / ratio:.2f}× faster than {rec_name}, not chosen by the rules"
-    return f"{base}as fast as {rec_name}"

@@ -1,0 +1,62 @@
+"""Mixed work end to end, with py-spy and yappi running and the pools measured for real:
+tasks that wait and compute get processes past the core count (or processes that each
+run calls at once), programs the task waits for bound the threads at the cores, and
+memory, when it is short, bounds the count and is named as the reason."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import concdoctor_command
+
+from concdoctor import api
+
+pytestmark = pytest.mark.e2e
+HOG = Path(__file__).resolve().parent / "targets" / "memory_hog.py"
+
+
+def test_wait_then_compute_gets_an_oversubscribed_or_hybrid_pool(in_repo: Path) -> None:
+    d = api.profile("examples.fetch_and_parse:fetch_and_parse",
+                    inputs_from="examples.fetch_and_parse:PAGES")
+    assert d.failure is None and d.kind == "mixed", d.notes
+    rec = d.recommendation
+    cores = d.environment.cpu_count
+    assert (rec.executor == "process" and rec.workers > cores) or (
+        rec.executor == "hybrid" and rec.inner_workers > 1), rec
+    assert d.confirmed and d.speedup is not None
+    # threads take turns on the GIL for half of each task: at most 2x; the pool overlaps
+    # the waits with the parsing on every core
+    assert d.speedup >= 1.1 * min(2.0, cores)
+
+
+def test_programs_the_task_waits_for_bound_the_threads(in_repo: Path) -> None:
+    d = api.profile("examples.compress_files:compress",
+                    inputs_from="examples.compress_files:FILES")
+    assert d.failure is None and d.evidence.child_programs_cpu_seconds > 0
+    assert d.executor == "thread", d.recommendation
+    assert d.workers <= 4 * d.environment.cpu_count < d.workload.tasks
+    assert any("programs it starts" in note for note in d.notes), d.notes
+
+
+def test_memory_bounds_the_count_and_is_named(tmp_path: Path) -> None:
+    """Tasks holding 160 MiB each under --memory-limit 400M: never more workers than fit,
+    and the report says memory set the count; the measured workers fit too."""
+    out = tmp_path / "report.json"
+    done = subprocess.run(
+        [*concdoctor_command(), "profile", f"{HOG}:hold", "--inputs", json.dumps(list(range(12))),
+         "--memory-limit", "400M", "--json", str(out), "--no-save", "-q"],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    rec, evidence = report["recommendation"], report["evidence"]
+    limit = 400 << 20
+    assert report["environment"]["memory_limit_source"] == "--memory-limit"
+    assert rec["limited_by"] == "memory", rec
+    assert rec["workers"] * evidence["task_bytes"] <= limit
+    assert any("memory set the worker count" in note for note in report["notes"])
+    for result in report["confirmation"]["results"]:
+        if result["executor"] == rec["executor"] and result.get("worker_pss_bytes"):
+            assert result["workers"] * result["worker_pss_bytes"] <= 1.1 * limit
