@@ -93,7 +93,7 @@ def test_compare_all_measures_every_applicable_executor(in_repo: Path) -> None:
                             compare_all=True)
     pool = {"interpreter"} if environment.interpreter_pool() else set()  # 3.13 + extra, 3.14
     assert set(diagnosis.confirmation.executors) == {"sequential", "thread", "process",
-                                                     "asyncio", *pool}
+                                                     "asyncio", "hybrid", *pool}
     assert diagnosis.executor == "asyncio"
 
 

@@ -26,37 +26,52 @@ def test_wait_then_compute_gets_an_oversubscribed_or_hybrid_pool(in_repo: Path) 
     cores = d.environment.cpu_count
     assert (rec.executor == "process" and rec.workers > cores) or (
         rec.executor == "hybrid" and rec.inner_workers > 1), rec
-    assert d.confirmed and d.speedup is not None
-    # threads take turns on the GIL for half of each task: at most 2x; the pool overlaps
-    # the waits with the parsing on every core
-    assert d.speedup >= 1.1 * min(2.0, cores)
+    assert d.confirmed and d.speedup is not None and d.speedup >= 1.5
 
 
 def test_programs_the_task_waits_for_bound_the_threads(in_repo: Path) -> None:
     d = api.profile("examples.compress_files:compress",
                     inputs_from="examples.compress_files:FILES")
     assert d.failure is None and d.evidence.child_programs_cpu_seconds > 0
-    assert d.executor == "thread", d.recommendation
-    assert d.workers <= 4 * d.environment.cpu_count < d.workload.tasks
+    rec = d.recommendation
+    # the rules' advice; on a machine another job keeps busy, the measurement may rightly
+    # revise it (the programs then have no spare core to run on)
+    assert "io-child-programs" in (rec.rule, rec.revised_from_rule), rec
+    threads = next(r for r in d.confirmation.results if r.executor == "thread")
+    assert threads.workers <= 4 * d.environment.cpu_count < d.workload.tasks
     assert any("programs it starts" in note for note in d.notes), d.notes
 
 
-def test_memory_bounds_the_count_and_is_named(tmp_path: Path) -> None:
-    """Tasks holding 160 MiB each under --memory-limit 400M: never more workers than fit,
-    and the report says memory set the count; the measured workers fit too."""
+def profile_hog(tmp_path: Path, *options: str) -> dict:
     out = tmp_path / "report.json"
     done = subprocess.run(
         [*concdoctor_command(), "profile", f"{HOG}:hold", "--inputs", json.dumps(list(range(12))),
-         "--memory-limit", "400M", "--json", str(out), "--no-save", "-q"],
+         "--memory-limit", "400M", "--json", str(out), "--no-save", "-q", *options],
         capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    report = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+LIMIT = 400 << 20
+
+
+def test_memory_bounds_the_count_and_is_named(tmp_path: Path) -> None:
+    """Tasks holding 160 MiB each under --memory-limit 400M: the advice counts no more
+    workers than fit, and the report says memory set the count."""
+    report = profile_hog(tmp_path, "--no-confirm")
     rec, evidence = report["recommendation"], report["evidence"]
-    limit = 400 << 20
     assert report["environment"]["memory_limit_source"] == "--memory-limit"
     assert rec["limited_by"] == "memory", rec
-    assert rec["workers"] * evidence["task_bytes"] <= limit
+    assert 1 < rec["workers"] and rec["workers"] * evidence["task_bytes"] <= LIMIT
     assert any("memory set the worker count" in note for note in report["notes"])
+
+
+def test_every_pool_measured_fits_the_memory_limit(tmp_path: Path) -> None:
+    """Whatever the confirmation measured, its workers' PSS together fit the limit."""
+    report = profile_hog(tmp_path)
+    task_bytes = report["evidence"]["task_bytes"]
     for result in report["confirmation"]["results"]:
-        if result["executor"] == rec["executor"] and result.get("worker_pss_bytes"):
-            assert result["workers"] * result["worker_pss_bytes"] <= 1.1 * limit
+        calls = result["workers"] * result.get("inner_workers", 1)
+        assert calls * task_bytes <= LIMIT, result
+        if result.get("worker_pss_bytes"):
+            assert result["workers"] * result["worker_pss_bytes"] <= 1.1 * LIMIT, result

@@ -18,7 +18,7 @@ import pytest
 
 from concdoctor import api
 from concdoctor import executors as registry
-from concdoctor.executors import Executor
+from concdoctor.executors import Costs, Executor
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "concdoctor"
 MARKER = "CONCDOCTOR_TOY_RUNNER_MARK"
@@ -43,11 +43,12 @@ def nap(item: int) -> int:
 def toy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     mark = tmp_path / "toy-ran"
     monkeypatch.setenv(MARKER, str(mark))
-    thread = registry.get("thread")
+    # a model that expects little of it: no challenger is sent against what it achieves
     registry.register(Executor(
         "toy", "toy pool", runner=f"{__name__}:run_toy",
         snippet="concdoctor.conclude.snippet:pool_body", workers="tasks",
-        costs=thread.costs, serialises="gil", kneed=True, shares_memory=True,
+        costs=Costs(start=0.3, per_worker=0.0001, per_task=0.00003), serialises="gil",
+        shares_memory=True,
         pool_class="concurrent.futures:ThreadPoolExecutor"))
     try:
         yield mark

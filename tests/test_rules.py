@@ -246,3 +246,14 @@ def test_memory_bounds_the_count_and_says_so(default: rules.RuleSet) -> None:
                                   "task_bytes": 50 << 20, "memory_limit_bytes": 1 << 30})
     assert threads.workers == 20 and threads.limited_by == "memory"
 
+
+
+def test_a_hybrid_advice_keeps_its_shape(default: rules.RuleSet) -> None:
+    advice = recommend(default, metrics(kind="mixed", tasks=100, cpu_count=8,
+                                        task_seconds=0.04, idle_fraction=0.5,
+                                        gil_fraction=0.2, released_fraction=0.3,
+                                        fastest_predicted="hybrid", fastest_margin=1.3,
+                                        process_advantage=1.5))
+    assert advice.executor == "hybrid" and advice.rule == "mixed-hybrid"
+    assert advice.inner_workers > 1 and advice.chunksize >= advice.inner_workers
+    assert advice.predicted_speedup is not None and advice.predicted_speedup > 1

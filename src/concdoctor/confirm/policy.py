@@ -148,13 +148,19 @@ def _challenger(main: ExecutorResult, others: Sequence[Candidate],
     """The pool worth one trial against an advice that underperforms its model.
 
     Only pools challenge pools: an asyncio advice keeps the coroutine's semantics (one
-    loop, its semaphores and limits), which threads would silently multiply.
+    loop, its semaphores and limits), which threads would silently multiply. A nested
+    pool (processes running calls at once) challenges only where the model rates it at
+    least as high as the advice: on a busy machine every pool underperforms, and one
+    more way to overlap the same waits is no answer to that.
     """
     achieved = main.speedup or 0.0
-    if not _is_pool(main.executor) or achieved >= UNDERPERFORM * expected.get(main.executor, 0):
+    ceiling = expected.get(main.executor, 0)
+    if not _is_pool(main.executor) or achieved >= UNDERPERFORM * ceiling:
         return None
     hopeful = [c for c in others if _is_pool(c.executor)
-               and expected.get(c.executor, 0.0) >= achieved * REVISE_MARGIN]
+               and expected.get(c.executor, 0.0) >= achieved * REVISE_MARGIN
+               and (not registry.get(c.executor).nested
+                    or expected.get(c.executor, 0.0) >= ceiling)]
     return max(hopeful, key=lambda c: expected.get(c.executor, 0.0), default=None)
 
 

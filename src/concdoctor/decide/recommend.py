@@ -150,7 +150,9 @@ def _rule_pool(rules: RuleSet, rule: Rule, metrics: Mapping[str, Any]) -> Pool:
         else:
             workers, limited_by = _sized(rule.executor, ceiling, metrics, user=user)
             pool = Pool(workers, 1, limited_by)
-    return Pool(pool.workers, _chunksize(rules, rule, metrics, pool.workers), pool.limited_by)
+    chunksize = (pool.chunksize if registry.get(rule.executor).nested
+                 else _chunksize(rules, rule, metrics, pool.workers))
+    return Pool(pool.workers, chunksize, pool.limited_by, pool.inner_workers)
 
 
 def _sized(executor: str, ceiling: int, metrics: Mapping[str, Any], *, user: bool,
