@@ -90,8 +90,8 @@ def test_every_builtin_executor_has_what_the_stages_ask() -> None:
             assert entry.costs is not None, f"{entry.name} has no costs for the model"
         if entry.pool_class:
             assert ":" in entry.pool_class
-        if entry.rival:
-            assert registry.get(entry.rival).rival == entry.name
+        for rival in entry.rivals:
+            assert entry.name in registry.get(rival).rivals
 
 
 def test_unknown_names_are_refused_with_the_known_ones() -> None:

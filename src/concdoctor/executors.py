@@ -84,9 +84,11 @@ class Executor:
     """Measured only when named (``--compare``, ``--cluster``): it costs seconds to start."""
     on_cluster: bool = False
     """Runs on the cluster given by ``--cluster`` (measured whenever one is given)."""
-    rival: str | None = None
-    """Another executor that runs the same work the same way (process <-> interpreter):
-    when this one is advised, the rival is measured against it."""
+    rivals: tuple[str, ...] = ()
+    """Executors that run the same work much the same way (process, interpreter, hybrid):
+    when this one is advised, a rival the model rates close to it gets a trial against
+    it, since which is faster (start-up, shipping, memory, overlap) is for a measurement
+    to say."""
     pool_class: str = ""
     """``module:Class`` of the ``concurrent.futures.Executor`` its snippet uses, for a
     snippet written by :func:`concdoctor.conclude.snippet.pool_body`."""
@@ -178,7 +180,7 @@ register(Executor(
     "process", "process pool", f"{_RUNNERS}:run_processes", f"{_SNIPPETS}:pool_body",
     workers="min(tasks, 8 * cpu_count)",
     costs=Costs(start=0.005, per_worker=0.01, per_task=0.0001, per_byte=2e-9, per_item=7e-6),
-    ships=True, chunks=True, kneed=True, rival="interpreter", worker_memory="pss",
+    ships=True, chunks=True, kneed=True, rivals=("interpreter", "hybrid"), worker_memory="pss",
     pool_class="concurrent.futures:ProcessPoolExecutor"))
 register(Executor(
     "asyncio", "asyncio tasks", f"{_RUNNERS}:run_asyncio", f"{_SNIPPETS}:asyncio_body",
@@ -188,7 +190,7 @@ register(Executor(
     "interpreter", "interpreter pool", f"{_RUNNERS}:run_interpreters",
     f"{_SNIPPETS}:pool_body", workers="min(tasks, cpu_count)",
     costs=Costs(start=0.01, per_worker=0.05, per_task=0.0002, per_byte=2e-9, per_item=7e-6),
-    ships=True, chunks=True, kneed=True, rival="process", worker_memory="added",
+    ships=True, chunks=True, kneed=True, rivals=("process",), worker_memory="added",
     pool_class="concurrent.futures:InterpreterPoolExecutor",
     available="concdoctor.environment:interpreter_unavailable"))
 register(Executor(
@@ -201,4 +203,5 @@ register(Executor(
     f"{_SNIPPETS}:hybrid_body",
     workers="min(tasks, 8 * cpu_count)",
     costs=Costs(start=0.005, per_worker=0.01, per_task=0.0001, per_byte=2e-9, per_item=7e-6),
-    serialises="gil", ships=True, chunks=True, kneed=True, nested=True, worker_memory="pss"))
+    serialises="gil", ships=True, chunks=True, kneed=True, nested=True, worker_memory="pss",
+    rivals=("process",)))

@@ -79,9 +79,11 @@ def confirm(recommendation: Recommendation, *, baseline_seconds: float, measure:
     if compare_all or not holds:
         _measure_all(book, others, plan)
     else:
-        challenger = _rival(main, others) or _challenger(main, others, expected or {})
-        if challenger and _looks_faster(book.run(challenger, 1), main):
-            book.run(challenger, plan.trials - 1)
+        challengers = _rivals(main, others, expected or {}) or [
+            c for c in [_challenger(main, others, expected or {})] if c]
+        for challenger in challengers:
+            if _looks_faster(book.run(challenger, 1), main):
+                book.run(challenger, plan.trials - 1)
     for candidate in named:
         if candidate.executor not in book.results and _looks_faster(
                 book.run(candidate, 1), main):
@@ -171,11 +173,15 @@ def _is_pool(name: str) -> bool:
             and not registry.get(name).needs_coroutine)
 
 
-def _rival(main: ExecutorResult, others: Sequence[Candidate]) -> Candidate | None:
-    """Processes and sub-interpreters both run Python in parallel; which is faster
-    (start-up, shipping inputs, memory) is for a measurement to say: one trial."""
-    rival = registry.get(main.executor).rival if registry.known(main.executor) else None
-    return next((c for c in others if c.executor == rival), None)
+def _rivals(main: ExecutorResult, others: Sequence[Candidate],
+            expected: Mapping[str, float]) -> list[Candidate]:
+    """The advice's rivals the model rates within the revision margin of it (or does not
+    rate at all): processes, sub-interpreters and hybrid pools all run Python in
+    parallel, and which is faster is for a measurement to say: one trial each."""
+    rivals = registry.get(main.executor).rivals if registry.known(main.executor) else ()
+    bar = expected.get(main.executor, 0.0) / REVISE_MARGIN
+    return [c for c in others if c.executor in rivals
+            and expected.get(c.executor, bar) >= bar]
 
 
 def _looks_faster(result: ExecutorResult, than: ExecutorResult) -> bool:
