@@ -257,3 +257,12 @@ def test_a_hybrid_advice_keeps_its_shape(default: rules.RuleSet) -> None:
     assert advice.executor == "hybrid" and advice.rule == "mixed-hybrid"
     assert advice.inner_workers > 1 and advice.chunksize >= advice.inner_workers
     assert advice.predicted_speedup is not None and advice.predicted_speedup > 1
+
+
+def test_room_for_one_call_stays_sequential_and_says_why(default: rules.RuleSet) -> None:
+    advice = recommend(default, metrics(kind="python_cpu_bound", tasks=16, cpu_count=2,
+                                        task_seconds=0.2, idle_fraction=0.0,
+                                        gil_fraction=1.0, released_fraction=0.0,
+                                        task_bytes=160 << 20, memory_limit_bytes=300 << 20))
+    assert advice.executor == "sequential" and advice.limited_by == "memory"
+    assert advice.rule == "cpu-python-processes" and "one call at a time" in advice.reason

@@ -79,11 +79,17 @@ _PSS: dict[int, tuple[float, int]] = {}
 def worker_pss() -> int:
     """This worker process's PSS at its largest so far, read at most every
     :data:`PSS_EVERY` (RSS would count the pages it shares with its parent once per
-    worker); its peak RSS where /proc cannot tell."""
+    worker); its peak RSS where /proc cannot tell.
+
+    A call's buffers are freed by the time it returns, so the PSS read after it misses
+    them: what the peak RSS stands above the RSS now was private to this process (it
+    was allocated and given back), and is added back."""
     pid, now = os.getpid(), time.monotonic()
     last, most = _PSS.get(pid, (-PSS_EVERY, 0))
     if now - last >= PSS_EVERY:
-        most = max(most, memory.pss_bytes() or peak_rss())
+        pss, peak = memory.pss_bytes(), peak_rss()
+        freed = max(0, peak - current_rss())
+        most = max(most, pss + freed if pss is not None else peak)
         _PSS[pid] = (now, most)
     return most
 

@@ -26,6 +26,9 @@ count against it too."""
 PROCESS_BYTES = 12 << 20
 """What a worker process adds beside its calls: its own interpreter's unique pages (its
 PSS, forked from a small parent; a spawned one is larger)."""
+REASONS = {"threads_limit": "the user's thread limit (RLIMIT_NPROC)",
+           "files_limit": "the open-files limit (RLIMIT_NOFILE)", "memory": "memory"}
+"""A limit, in words for a reason."""
 MANY_CONNECTIONS = 64
 """Above this many calls at once, the report asks whether the other end takes them."""
 

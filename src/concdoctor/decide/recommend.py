@@ -63,6 +63,9 @@ def recommend(rules: RuleSet, metrics: Mapping[str, Any]) -> Recommendation:
         return Recommendation(registry.SEQUENTIAL, 1, "no-rule",
                               "No rule matched and the rules have no fallback rule.")
     pool = _rule_pool(rules, rule, metrics)
+    if rule.executor != registry.SEQUENTIAL and pool.workers * pool.inner_workers <= 1 and (
+            pool.limited_by not in (None, "tasks", "user")):
+        return _one_at_a_time(rule, pool, metrics)
     filled = {**metrics, "executor": rule.executor, "workers": pool.workers,
               "chunksize": pool.chunksize, "inner_workers": pool.inner_workers}
     return Recommendation(
@@ -73,6 +76,23 @@ def recommend(rules: RuleSet, metrics: Mapping[str, Any]) -> Recommendation:
         predicted_speedup=predicted_speedup(rule.executor, pool.workers, metrics,
                                             pool.chunksize, pool.inner_workers),
         limited_by=pool.limited_by, inner_workers=pool.inner_workers)
+
+
+def _one_at_a_time(rule: Rule, pool: Pool, metrics: Mapping[str, Any]) -> Recommendation:
+    """A pool that its limit leaves one call at a time is the sequential run with a
+    pool's costs: stay sequential, and say what left no room."""
+    why = limits.REASONS.get(pool.limited_by or "", pool.limited_by)
+    room = int(metrics.get("memory_limit_bytes", 0)) >> 20
+    held = int(metrics.get("task_bytes", 0)) >> 20
+    detail = (f" (a call holds up to {held} MiB; {room} MiB to spend)"
+              if pool.limited_by == "memory" else "")
+    return Recommendation(
+        registry.SEQUENTIAL, 1, rule.id, min_speedup=1.0, limited_by=pool.limited_by,
+        reason=f"The rule {rule.id} would run this on a {registry.label(rule.executor)}, "
+               f"but {why} leaves room for one call at a time{detail}: a pool would add "
+               "its costs to the same sequential run.",
+        advice="Give the workers more room (--memory-limit, or a larger cgroup), or make "
+               "each call hold less, and a pool can run several at once.")
 
 
 def pool_for(rules: RuleSet, executor: str, metrics: Mapping[str, Any]) -> Pool:
