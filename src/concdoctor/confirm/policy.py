@@ -177,11 +177,14 @@ def _rivals(main: ExecutorResult, others: Sequence[Candidate],
             expected: Mapping[str, float]) -> list[Candidate]:
     """The advice's rivals the model rates within the revision margin of it (or does not
     rate at all): processes, sub-interpreters and hybrid pools all run Python in
-    parallel, and which is faster is for a measurement to say: one trial each."""
+    parallel, and which is faster is for a measurement to say: one trial each. A nested
+    pool must be rated at least as high as the advice: on work that does not wait, it
+    only adds threads that take turns on each process's GIL."""
     rivals = registry.get(main.executor).rivals if registry.known(main.executor) else ()
-    bar = expected.get(main.executor, 0.0) / REVISE_MARGIN
+    ceiling = expected.get(main.executor, 0.0)
     return [c for c in others if c.executor in rivals
-            and expected.get(c.executor, bar) >= bar]
+            and expected.get(c.executor, ceiling) >= (
+                ceiling if registry.get(c.executor).nested else ceiling / REVISE_MARGIN)]
 
 
 def _looks_faster(result: ExecutorResult, than: ExecutorResult) -> bool:
