@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from concdoctor import executors as registry
 from concdoctor.diagnosis import ExecutorResult, ResultsCheck
+from concdoctor.executors import SEQUENTIAL
 
 
 class Skipped(Exception):
@@ -127,9 +128,12 @@ class TrialLedger:
         return replace(base, median_seconds=median, speedup=speedup)
 
     def fastest(self, exclude: str | None = None) -> ExecutorResult | None:
-        """The fastest executor measured whose results equal the sequential ones."""
+        """The fastest executor measured whose results equal the sequential ones. A pool
+        that ran one call at a time is the sequential run with a pool's costs: faster
+        only by noise, so never the fastest."""
         measured = [r for r in self.results.values() if r.median_seconds is not None
-                    and not r.unsafe and r.executor != exclude]
+                    and not r.unsafe and r.executor != exclude
+                    and (r.executor == SEQUENTIAL or r.workers * r.inner_workers > 1)]
         return min(measured, key=lambda r: r.median_seconds or 0.0, default=None)
 
 

@@ -72,10 +72,8 @@ def alternatives(rules: RuleSet, metrics: Mapping[str, Any],
              and (not e.opt_in or e.name in also)]
     names.sort(key=lambda name: -expected.get(name, 1.0))
     pools = {name: pool_for(rules, name, metrics) for name in names}
-    # a pool of one call at a time is the sequential run with a pool's costs: no rival
     return [Candidate(name, pools[name].workers, pools[name].chunksize,
-                      pools[name].inner_workers) for name in names
-            if pools[name].workers * pools[name].inner_workers > 1]
+                      pools[name].inner_workers) for name in names]
 
 
 def predicted(metrics: Mapping[str, Any]) -> dict[str, float]:
