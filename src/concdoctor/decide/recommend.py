@@ -84,15 +84,17 @@ def _one_at_a_time(rule: Rule, pool: Pool, metrics: Mapping[str, Any]) -> Recomm
     why = limits.REASONS.get(pool.limited_by or "", pool.limited_by)
     room = int(metrics.get("memory_limit_bytes", 0)) >> 20
     held = int(metrics.get("task_bytes", 0)) >> 20
-    detail = (f" (a call holds up to {held} MiB; {room} MiB to spend)"
-              if pool.limited_by == "memory" else "")
+    memory = pool.limited_by == "memory"
+    detail = f" (a call holds up to {held} MiB; {room} MiB to spend)" if memory else ""
+    fix = ("Give the workers more room (--memory-limit, or a larger cgroup), or make each "
+           "call hold less" if memory else "Raise the limit (ulimit -u for threads, -n for "
+           "open files)")
     return Recommendation(
         registry.SEQUENTIAL, 1, rule.id, min_speedup=1.0, limited_by=pool.limited_by,
         reason=f"The rule {rule.id} would run this on a {registry.label(rule.executor)}, "
                f"but {why} leaves room for one call at a time{detail}: a pool would add "
                "its costs to the same sequential run.",
-        advice="Give the workers more room (--memory-limit, or a larger cgroup), or make "
-               "each call hold less, and a pool can run several at once.")
+        advice=f"{fix}, and a pool can run several at once.")
 
 
 def pool_for(rules: RuleSet, executor: str, metrics: Mapping[str, Any]) -> Pool:
