@@ -465,3 +465,24 @@ def test_a_snippet_keeps_its_backticks_inside_a_longer_fence() -> None:
         d.recommendation, snippet=code)))
     block = out.split("````python\n", 1)[1].split("\n````", 1)[0]
     assert block == code.rstrip()
+
+
+@pytest.mark.parametrize("name", ["terminal", "markdown", "html"])
+def test_an_executor_this_python_cannot_run_is_a_line_not_a_row(name: str) -> None:
+    from concdoctor.decide import capacity
+    from concdoctor.diagnosis import Evidence
+
+    d = samples.complete()
+    d = replace(d, environment=replace(d.environment, unavailable={
+        "interpreter": "InterpreterPoolExecutor needs Python 3.14 (this is 3.11)"}))
+    assert not any(r.executor == "interpreter" for r in view.executor_rows(d))
+    text = samples.render(get_renderer(name), d)
+    flat = " ".join(text.split())
+    assert "Not on this Python" in flat
+    assert "interpreter: InterpreterPoolExecutor needs Python 3.14" in flat
+    assert "interpreter × 2" not in text and "interpreter x2" not in text
+    # and no curve: the scaling model leaves it out
+    ev = Evidence(1.0, 1.0, 1.0, 0.1, idle_fraction=0.0, gil_fraction=1.0,
+                  released_fraction=0.0)
+    assert "interpreter" not in capacity.curves(replace(d, evidence=ev, confirmation=None))
+    assert d.to_dict()["confirmation"]["results"]  # JSON keeps every result, skips too

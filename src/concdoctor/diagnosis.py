@@ -92,6 +92,9 @@ class Environment:
     """Threads one pool may start here (half the user's RLIMIT_NPROC); None: no limit."""
     files_limit: int | None = None
     """Descriptors calls in flight may hold (RLIMIT_NOFILE, less a reserve); None: none."""
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Executors this Python cannot run, with the reason and its fix: not rows of the
+    reports, not curves; the confirmation's results keep their skips."""
     memory_limit_bytes: int | None = None
     """Memory the workers may take together: the cgroup's headroom, else MemAvailable,
     or ``--memory-limit``; None where it cannot be read."""

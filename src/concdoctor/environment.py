@@ -13,6 +13,7 @@ import sysconfig
 from collections.abc import Callable
 
 from concdoctor import __version__, memory
+from concdoctor import executors as registry
 from concdoctor.baseline import stacks as sampling
 from concdoctor.cores import cpu_count
 from concdoctor.decide import limits
@@ -34,6 +35,7 @@ def describe(*, is_gil_enabled: Callable[[], bool] | None = None,
         platform=f"{platform.system()} {platform.release()} {platform.machine()}",
         start_method=start_method(), concdoctor=__version__,
         threads_limit=found.threads, files_limit=found.files,
+        unavailable={e.name: reason for e in registry.pools() if (reason := e.unavailable())},
         memory_limit_bytes=room[0] if room else None,
         memory_limit_source=room[1] if room else None,
         py_spy=sampling.py_spy_version(sampling.find_py_spy()), yappi=_yappi_version(),

@@ -197,7 +197,8 @@ def curves(d: Diagnosis) -> dict[str, tuple[ScalingPoint, ...]]:
     # a nested pool's curve needs its calls per worker: drawn once advised or measured
     names = [e.name for e in registry.modelled()
              if (d.workload.is_coroutine or not e.needs_coroutine)
-             and (not (e.opt_in or e.nested) or e.name in measured or e.name in advised)]
+             and (not (e.opt_in or e.nested) or e.name in measured or e.name in advised)
+             and e.name not in d.environment.unavailable]
     return {executor: _curve(executor, work, here, measured.get(executor),
                              advised.get(executor)) for executor in names}
 

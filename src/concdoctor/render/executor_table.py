@@ -36,12 +36,19 @@ class ExecutorRow:
                 + (chunk if self.workers > 0 else ""))
 
 
+def unavailable_lines(d: Diagnosis) -> list[str]:
+    """Executors this Python cannot run, one line each with the reason and its fix:
+    below the table, not rows of it."""
+    return [f"{name}: {reason}" for name, reason in d.environment.unavailable.items()]
+
+
 def executor_rows(d: Diagnosis) -> list[ExecutorRow]:
-    """Every executor measured, the baseline first, each saying how it compared."""
+    """Every executor measured, the baseline first, each saying how it compared (those
+    this Python cannot run are :func:`unavailable_lines`)."""
     conf = d.confirmation
     if conf is None:
         return []
-    results = list(conf.results) or [
+    results = [r for r in conf.results if r.executor not in d.environment.unavailable] or [
         ExecutorResult(executor=name, workers=0, median_seconds=median)
         for name, median in conf.executors.items()
     ]

@@ -89,6 +89,7 @@ def context(d: Diagnosis) -> dict[str, Any]:
         "segments": charts.share_segments(shares) if shares else [],
         "evidence_rows": wording.evidence_rows(ev) if ev else [],
         "rows": rows,
+        "unavailable": wording.unavailable_lines(d),
         "chart": charts.executor_chart(rows),
         "scaling": charts.scaling_chart(d),
         "more_cores": wording.more_cores_text(d),

@@ -134,7 +134,10 @@ def _executors(d: Diagnosis) -> list[str]:
     lines += [f"| {label} | {md(med)} | {md(sp)} | {md(res)} | {md(mem)} | {md(why)} |"
               for label, med, sp, res, mem, why in body]
     note = d.confirmation.note if d.confirmation else None
-    return lines + (["", md(note)] if note else []) + [""]
+    lines += ["", md(note)] if note else []
+    missing = wording.unavailable_lines(d)
+    lines += ["", "Not on this Python:", *(f"- {md(line)}" for line in missing)] if missing else []
+    return lines + [""]
 
 
 def _scaling(d: Diagnosis) -> list[str]:

@@ -185,9 +185,10 @@ def _executors(d: Diagnosis, rows: list[wording.ExecutorRow]) -> RenderableType:
         table.add_row(Text(r.label, style=style), wording.seconds(r.median_seconds),
                       wording.times(r.speedup), Text(r.results), r.memory,
                       Text(r.verdict, style=style))
-    note = d.confirmation.note if d.confirmation else None
-    if note:
-        table.caption = Text(note)
+    notes = [d.confirmation.note] if d.confirmation and d.confirmation.note else []
+    notes += [f"Not on this Python: {line}" for line in wording.unavailable_lines(d)]
+    if notes:
+        table.caption = Text("\n".join(notes), justify="left")
     return table
 
 

@@ -22,6 +22,7 @@ from concdoctor.render.executor_table import (  # noqa: F401 - worded here for e
     executor_rows,
     results_text,
     results_word,
+    unavailable_lines,
 )
 from concdoctor.render.numbers import percent, pool, seconds, size, times  # noqa: F401
 
