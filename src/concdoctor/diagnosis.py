@@ -92,6 +92,9 @@ class Environment:
     """Threads one pool may start here (half the user's RLIMIT_NPROC); None: no limit."""
     files_limit: int | None = None
     """Descriptors calls in flight may hold (RLIMIT_NOFILE, less a reserve); None: none."""
+    project: str | None = None
+    """The project's folder (its pyproject.toml's, else the working folder): the
+    human-readable reports show paths relative to it."""
     unavailable: dict[str, str] = field(default_factory=dict)
     """Executors this Python cannot run, with the reason and its fix: not rows of the
     reports, not curves; the confirmation's results keep their skips."""

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from concdoctor import environment, runner
@@ -77,7 +78,8 @@ def diagnose(request: Request) -> Diagnosis:
     options = request.options
     clock = Clock(options.budget)
     env = replace(environment.describe(), cluster=request.scheduler,
-                  cluster_workers=request.cluster_workers)
+                  cluster_workers=request.cluster_workers,
+                  project=str((options.project or Path.cwd()).resolve()))
     if options.memory_limit is not None:
         env = replace(env, memory_limit_bytes=options.memory_limit,
                       memory_limit_source="--memory-limit")

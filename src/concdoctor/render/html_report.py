@@ -15,7 +15,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from concdoctor.diagnosis import Diagnosis
-from concdoctor.render import charts, flame, wording
+from concdoctor.render import charts, flame, paths, wording
 from concdoctor.render.base import Renderer, register
 from concdoctor.render.json_report import JsonRenderer
 
@@ -64,7 +64,7 @@ class HtmlRenderer(Renderer):
 
     def render(self, diagnosis: Diagnosis) -> str:
         template = _environment().get_template("report.html.j2")
-        return template.render(**context(diagnosis))
+        return template.render(**context(paths.for_readers(diagnosis)))
 
 
 def context(d: Diagnosis) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from concdoctor.diagnosis import Diagnosis, Evidence
-from concdoctor.render import wording
+from concdoctor.render import paths, wording
 from concdoctor.render.base import Renderer, register
 
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -58,7 +58,7 @@ class MarkdownRenderer(Renderer):
     aliases = ("md",)
 
     def render(self, diagnosis: Diagnosis) -> str:
-        d = diagnosis
+        d = paths.for_readers(diagnosis)
         lines = [f"## concdoctor: {md(d.target)}", ""]
         if d.failure is not None:
             lines += [f"> **Partial report.** {md(wording.failure_text(d))}", ""]

@@ -10,7 +10,7 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from concdoctor.diagnosis import Diagnosis, Evidence
-from concdoctor.render import wording
+from concdoctor.render import paths, wording
 from concdoctor.render.base import Renderer, register
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class TerminalRenderer(Renderer):
         from rich.console import Console
 
         console = console or Console(highlight=False)
-        for renderable in _renderables(diagnosis):
+        for renderable in _renderables(paths.for_readers(diagnosis)):
             console.print(renderable)
 
 
