@@ -32,7 +32,7 @@ CASES = [
     ("examples.tiny:lookup", "examples.tiny:INPUTS", "overhead_bound", "sequential"),
     # Mixed work: threads overlap its waiting and hashing, processes its Python too; the
     # shares move with the Python version, so either may win, and the measurement decides.
-    ("examples.mixed:crawl_and_index", "examples.mixed:INPUTS", "mixed", "thread|process"),
+    ("examples.mixed:crawl_and_index", "examples.mixed:INPUTS", "mixed", "thread|process|hybrid"),
 ]
 
 

@@ -272,7 +272,7 @@ def test_misses(concdoctor):
 @pytest.mark.concdoctor(confirm=False)
 def test_marker_default_applies(concdoctor):
     assert concdoctor.profile(nap, inputs=[0.02] * 4).confirmation is None
-    assert concdoctor.profile(nap, inputs=[0.02] * 4, confirm=True, trials=1).confirmed
+    assert concdoctor.profile(nap, inputs=[0.05] * 8, confirm=True, trials=1).confirmed
 """)
     result = run(pytester)
     result.assert_outcomes(passed=2, failed=1)
