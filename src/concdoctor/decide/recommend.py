@@ -48,8 +48,8 @@ def metrics_of(diagnosis: Diagnosis, rules: RuleSet) -> dict[str, Any]:
     evidence, classification = diagnosis.evidence, diagnosis.classification
     assert evidence is not None and classification is not None
     cluster = diagnosis.environment.cluster_workers
-    unavailable = {e.name: reason for e in registry.pools() if (reason := e.unavailable())}
-    facts = TargetFacts(evidence.process_problem, unavailable, cluster)
+    # what this Python cannot run was read once, with the rest of the environment
+    facts = TargetFacts(evidence.process_problem, diagnosis.environment.unavailable, cluster)
     metrics = build_metrics(evidence, classification, diagnosis.workload,
                             diagnosis.environment, facts)
     pools = {e.name: pool_for(rules, e.name, metrics) for e in registry.modelled()}
