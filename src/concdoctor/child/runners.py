@@ -58,14 +58,20 @@ class Timed:
     ``perf_counter`` reads one clock for every process of the machine (Linux's monotonic
     clock), so the times a pool's workers report line up with the trial's own."""
 
-    def __init__(self, task: Task, *, shared: bool = False) -> None:
+    def __init__(self, task: Task, *, shared: bool = False, memory: bool = True) -> None:
         self.task = task
         self.shared = shared  # workers share this process (sub-interpreters): memory now
+        self.memory = memory
+        """False where nothing reports memory per worker (threads, the sequential loop):
+        reading the PSS walks the process's mappings under the lock that new threads'
+        stacks need, and slowed a trial of 600 threads threefold."""
 
     def __call__(self, item: Any) -> tuple[Any, float, float, int]:
         start = time.perf_counter()
         value = self.task(item)
         end = time.perf_counter()
+        if not self.memory:
+            return value, start, end, 0
         return value, start, end, current_rss() if self.shared else worker_pss()
 
 
@@ -246,7 +252,8 @@ def run_sequential(batch: Batch) -> Ran:
 
 def run_threads(batch: Batch) -> Ran:
     with cf.ThreadPoolExecutor(max_workers=batch.workers) as pool:
-        return Ran(_collect(pool.map(Timed(batch.task), batch.items), batch.count))
+        return Ran(_collect(pool.map(Timed(batch.task, memory=False), batch.items),
+                            batch.count))
 
 
 def run_asyncio(batch: Batch) -> Ran:
@@ -307,7 +314,7 @@ def _run_sequential(task: Task, items: Sequence[Any],
                     count: Callable[[int], None]) -> list[tuple[Any, float, float, int]]:
     """One call after another; coroutines on one event loop, as a plain loop would."""
     if not task.is_coroutine:
-        return _collect((Timed(task)(item) for item in items), count)
+        return _collect((Timed(task, memory=False)(item) for item in items), count)
     import asyncio
 
     loop = asyncio.new_event_loop()
