@@ -60,9 +60,12 @@ def evidence(**overrides: object) -> Evidence:
         task_seconds_median=0.3, task_seconds_max=0.34, voluntary_switches=12,
         involuntary_switches=40, idle_fraction=0.1, gil_fraction=0.78,
         released_fraction=0.12, samples=277, sampling_rate=100, stacks=stacks(),
+        traced_seconds=2.5, traced_tasks=8,
         top_functions=(
-            FunctionStat("sum_of_squares", "examples/cpu_bound.py", 8, 8, 0.29, 0.3),
-            FunctionStat("<genexpr>", "examples/cpu_bound.py", 9, 800_000, 0.2, 0.21),
+            FunctionStat("sum_of_squares", "examples/cpu_bound.py", 8, 8, 0.29, 0.3,
+                         total_seconds=2.4),
+            FunctionStat("<genexpr>", "examples/cpu_bound.py", 9, 800_000, 0.2, 0.21,
+                         total_seconds=0.21),
             FunctionStat("time.sleep", "", 0, 4, 0.0001, 0.2, builtin=True),
         ),
     )
@@ -157,7 +160,9 @@ def hostile() -> Diagnosis:
         top_functions=(FunctionStat(evil, f"/tmp/{HOSTILE}|{TICKS}.py", 3, 1, 0.1, 0.2),
                        FunctionStat(MARKUP, "C:\\dir\\", 1, 1, 0.1, 0.1, builtin=True)),
         stacks=(StackSamples((f"{HOSTILE} (/tmp/{PIPE}.py:1)", f"{TICKS} (</script>.py:2)"),
-                             gil=10, idle=3),),
+                             gil=10, idle=3),
+                StackSamples((f"{HOSTILE} (/tmp/{PIPE}.py:1)", f"{MARKUP} (C:\\dir\\:1)"),
+                             gil=2)),
         blocking_calls=(HOSTILE,),
         degraded=True, degraded_reason=HOSTILE,
     )

@@ -4,6 +4,7 @@ reported, nothing left running."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -25,33 +26,44 @@ from concdoctor import api
 pytestmark = pytest.mark.e2e
 DASK = Path(sys.executable).parent / "dask"
 MARK = "CONCDOCTOR_DASK_TEST"
-FAULTY = Path(__file__).resolve().parent / "targets" / "faulty.py"
+TARGETS = Path(__file__).resolve().parent / "targets"
+FAULTY = TARGETS / "faulty.py"
+DEPLOYED = TARGETS / "deployed"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Cluster:
-    """A scheduler and two one-thread workers, each a process group of its own."""
+    """A scheduler and two one-thread workers, each a process group of its own, run from
+    a scratch folder: each imports what its ``PYTHONPATH`` gives it, and where ``bare``
+    not even concdoctor (a package of that name that fails to import hides it)."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, scheduler_path: tuple[Path, ...] = (),
+                 worker_path: tuple[Path, ...] = (), bare: bool = False) -> None:
         self.token = uuid.uuid4().hex
         self.env = {**os.environ, MARK: self.token, "PYTHONPATH": ""}
+        hidden = (_hide_concdoctor(tmp),) if bare else ()
         file = tmp / "scheduler.json"
         self.scheduler = self._start(
             [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0",
-             "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(file)], tmp)
+             "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(file)], tmp,
+            (*hidden, *scheduler_path))
         deadline = time.monotonic() + 60
         while not file.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         self.address = json.loads(file.read_text())["address"]
         self.workers = self._start(
             [str(DASK), "worker", self.address, "--nworkers", "2", "--nthreads", "1",
-             "--death-timeout", "10", "--local-directory", str(tmp)], tmp)
+             "--death-timeout", "10", "--local-directory", str(tmp)], tmp,
+            (*hidden, *worker_path))
         from distributed import Client
 
         with Client(self.address, timeout=30) as client:
             client.wait_for_workers(2, timeout=60)
 
-    def _start(self, command: list[str], tmp: Path) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(command, cwd=tmp, env=self.env, stdout=subprocess.DEVNULL,
+    def _start(self, command: list[str], tmp: Path,
+               path: tuple[Path, ...]) -> subprocess.Popen[bytes]:
+        env = {**self.env, "PYTHONPATH": os.pathsep.join(map(str, path))}
+        return subprocess.Popen(command, cwd=tmp, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
 
     def stop(self) -> None:
@@ -66,9 +78,17 @@ class Cluster:
                 process.wait()
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    started = Cluster(tmp_path)
+def _hide_concdoctor(tmp: Path) -> Path:
+    folder = tmp / "bare"
+    (folder / "concdoctor").mkdir(parents=True)
+    (folder / "concdoctor" / "__init__.py").write_text(
+        "raise ImportError('concdoctor is not installed on this node')\n")
+    return folder
+
+
+@contextlib.contextmanager
+def running(started: Cluster) -> Iterator[Cluster]:
+    """The cluster until the block ends, then checked gone."""
     try:
         yield started
     finally:
@@ -77,6 +97,12 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     while marked_processes(MARK, started.token) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not marked_processes(MARK, started.token), "the cluster outlived the test"
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    with running(Cluster(tmp_path)) as started:
+        yield started
 
 
 def result(d, executor: str):
@@ -155,3 +181,50 @@ def test_a_local_cluster_leaves_nothing_running(in_repo: Path) -> None:
     assert dask.skipped is None and dask.check.status == "same", dask
     time.sleep(1)
     assert not marked_processes(MARK, token)
+
+
+DEPLOYMENTS = {
+    # a production image: the workers have the project, a generic scheduler does not
+    "scheduler-without-workers-with": dict(worker_path=(ROOT,), bare=True),
+    "neither-has-it": dict(bare=True),
+    "both-have-it": dict(scheduler_path=(ROOT,), worker_path=(ROOT,)),
+}
+
+
+@pytest.mark.parametrize("deployment", DEPLOYMENTS)
+def test_a_deployed_cluster_measures_dask_whoever_has_the_code(
+        in_repo: Path, tmp_path: Path, deployment: str) -> None:
+    """The code reaches the scheduler as well as the workers: by name where both can import
+    it, by value where either cannot (concdoctor itself is never needed there)."""
+    with running(Cluster(tmp_path, **DEPLOYMENTS[deployment])) as started:
+        d = api.profile("examples.cpu_bound:sum_of_squares", inputs=[300_000] * 8,
+                        cluster=started.address, trials=1)
+    dask = result(d, "dask")
+    assert d.failure is None, d.failure
+    assert dask.skipped is None and dask.check is not None, dask
+    assert dask.check.status == "same", dask
+
+
+def test_a_scheduler_that_cannot_import_the_code_skips_dask_naming_it(tmp_path: Path) -> None:
+    """The workers have the target's helper module, the scheduler does not: it cannot
+    unpickle the task graph, which is the deployment's problem, not the target's."""
+    with running(Cluster(tmp_path, worker_path=(DEPLOYED,))) as started:
+        d = api.profile(f"{DEPLOYED / 'cluster_code.py'}:scaled", inputs=list(range(8)),
+                        cluster=started.address, trials=1)
+    dask = result(d, "dask")
+    assert d.failure is None, d.failure
+    assert dask.check is None or dask.check.status != "raised", dask
+    assert dask.skipped and "scheduler" in dask.skipped, dask
+    assert "cluster_helper" in dask.skipped and "install" in dask.skipped, dask
+
+
+def test_the_target_raising_on_the_cluster_is_still_raised(tmp_path: Path) -> None:
+    """Only the target's own exception is the results check's "raised"."""
+    code = (DEPLOYED,)
+    with running(Cluster(tmp_path, scheduler_path=code, worker_path=code)) as started:
+        d = api.profile(f"{DEPLOYED / 'cluster_code.py'}:raise_on_dask", inputs=list(range(6)),
+                        cluster=started.address, trials=1)
+    assert d.failure is None, d.failure
+    dask = result(d, "dask")
+    assert dask.skipped is None and dask.check is not None, dask
+    assert dask.check.status == "raised" and "no 0 on a worker" in dask.check.got, dask

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -19,11 +20,14 @@ PURE_PYTHON = Evidence(wall_seconds=2.0, cpu_seconds=2.0, thread_cpu_seconds=2.0
                        gil_fraction=1.0, released_fraction=0.0, samples=400)
 
 
-def advise(env: Environment, facts: TargetFacts) -> tuple[str, str]:
-    kind = classify(PURE_PYTHON, cpu_count=env.cpu_count)
+def advise(env: Environment, facts: TargetFacts,
+           value_problem: str | None = None) -> tuple[str, str]:
+    evidence = replace(PURE_PYTHON, process_problem=facts.process_problem,
+                       value_problem=value_problem)
+    kind = classify(evidence, cpu_count=env.cpu_count)
     pools = {"thread": (8, 1, 1), "process": (2, 1, 1), "asyncio": (8, 1, 1),
-             "interpreter": (2, 1, 1), "dask": (2, 1, 1)}
-    values = with_predictions(build_metrics(PURE_PYTHON, kind, Workload(tasks=8), env, facts),
+             "interpreter": (2, 1, 1), "dask": (2, 1, 1), "loky": (2, 1, 1)}
+    values = with_predictions(build_metrics(evidence, kind, Workload(tasks=8), env, facts),
                               pools)
     advice = recommend(rules.load(), values)
     return advice.executor, advice.rule
@@ -60,12 +64,23 @@ def test_without_processes_python_work_goes_to_sub_interpreters() -> None:
 
 
 @pytest.mark.parametrize("python", ["3.12.1", "3.14.0"])
-def test_unpicklable_work_stays_sequential(python: str) -> None:
-    """Sub-interpreter pools pickle the function and its data too: no way in for either."""
+def test_work_that_pickles_by_value_only_goes_to_loky(python: str) -> None:
+    """Sub-interpreter pools pickle the function by name too; loky's pool ships it by
+    value (a lambda, a closure, a function of __main__ under spawn)."""
     env = Environment(python=python, cpu_count=2)
     unavailable = {} if python >= "3.14" else {"interpreter": "needs Python 3.14"}
     facts = TargetFacts(process_problem="cannot pickle a lambda", unavailable=unavailable)
-    assert advise(env, facts) == ("sequential", "cpu-python-unpicklable")
+    assert advise(env, facts) == ("loky", "cpu-python-by-value")
+
+
+@pytest.mark.parametrize("python", ["3.12.1", "3.14.0"])
+def test_unpicklable_work_stays_sequential(python: str) -> None:
+    """What does not pickle even by value (a lock, a generator) has no way in at all."""
+    env = Environment(python=python, cpu_count=2)
+    unavailable = {} if python >= "3.14" else {"interpreter": "needs Python 3.14"}
+    facts = TargetFacts(process_problem="cannot pickle a lock", unavailable=unavailable)
+    assert advise(env, facts, value_problem="cannot pickle a lock even by value") == (
+        "sequential", "cpu-python-unpicklable")
 
 
 @pytest.mark.skipif(environment.interpreter_pool() is not None,

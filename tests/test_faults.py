@@ -329,8 +329,8 @@ def test_interpreter_crash_is_reported_and_concdoctor_survives(cli: Cli, func: s
                  id="function-closure"),
 ])
 def test_unpicklable_skips_process_and_measures_the_rest(cli: Cli, args: list[str]) -> None:
-    result = cli.run("profile", *args, "--compare", "all", "--trials", "1", "--no-save", "-q",
-                     json_path=cli.cwd / "out.json")
+    result = cli.run("profile", *args, "--compare", "all,loky", "--trials", "1", "--no-save",
+                     "-q", json_path=cli.cwd / "out.json")
     assert result.returncode == 0, result.explain()
     report = result.report()
     assert report["failure"] is None, report["failure"]
@@ -341,6 +341,12 @@ def test_unpicklable_skips_process_and_measures_the_rest(cli: Cli, args: list[st
     assert results["thread"]["skipped"] is None, results
     assert results["thread"]["median_seconds"] is not None, results
     assert report["recommendation"]["executor"] != "process"
+    loky = results["loky"]  # ships by value: a closure goes, a lock or a generator does not
+    if "closure" in args[0]:
+        assert loky["skipped"] is None and loky["check"]["status"] == "same", loky
+        assert "loky" in results["process"]["skipped"]  # the fix, beside the cause
+    else:
+        assert loky["skipped"] and "even by value" in loky["skipped"], loky
 
 
 # -- py-spy missing or not allowed -----------------------------------------------------------

@@ -245,8 +245,9 @@ def test_expects_but_no_diagnosis():
     result.assert_outcomes(passed=1, failed=5)
     result.stdout.fnmatch_lines_random([
         ("unknown argument 'foo' to @pytest.mark.concdoctor; known: adaptive, budget, "
-         "cluster, compare, compare_all, confirm, confirmed, executor, kind, memory_limit, "
-         "min_speedup, rate, rules, sample, sampling, seed, timeout, trials"),
+         "cluster, compare, compare_all, confirm, confirmed, executor, keep_detached, kind, "
+         "memory_limit, min_speedup, rate, rules, sample, sampling, seed, start_method, "
+         "timeout, trials"),
         "@pytest.mark.concdoctor takes keyword arguments only, got positional ('io_bound')*",
         "@pytest.mark.concdoctor(kind='cpu'): unknown kind; known: io_bound*",
         "@pytest.mark.concdoctor(min_speedup=...) takes a number greater than 0, got -1",

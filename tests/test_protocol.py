@@ -36,6 +36,7 @@ MESSAGES = [
     protocol.YappiDone(True, functions=(FunctionStat("f", "a.py", 3, 10, 0.1, 0.2),), tasks=3),
     protocol.YappiDone(False, "yappi is not installed"),
     protocol.Failed("raised", "baseline", "ValueError: 13", "Traceback...", 3, "13"),
+    protocol.Swept(ended=("sleep 60",), kept=("daemon -d",), kept_ids=("41:9001",), final=True),
 ]
 
 

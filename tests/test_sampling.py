@@ -107,7 +107,8 @@ def test_samples_of_the_child_between_tasks_do_not_count(tmp_path: Path) -> None
     raw = tmp_path / "gil.txt"
     raw.write_text(
         "thread (4242): MainThread;serve (concdoctor/child/serve.py:9);"
-        "run_baseline (concdoctor/child/batch.py:120);writes (concdoctor/child/statecheck.py:40) 6\n"
+        "run_baseline (concdoctor/child/batch.py:120);"
+        "writes (concdoctor/child/statecheck.py:40) 6\n"
         "thread (4242): MainThread;digest (concdoctor/child/results.py:3) 2\n"
         "thread (4242): MainThread;work (app.py:7) 4\n")
     assert sampling.read_raw(raw, LABELS) == Counter({("work (app.py:7)",): 4})

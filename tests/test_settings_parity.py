@@ -142,9 +142,11 @@ def test_the_plugin_shows_each_settings_help() -> None:
 
 def test_project_keys_are_read(tmp_path: Path) -> None:
     values = {"trials": 4, "adaptive": False, "timeout": 12.5, "rate": 50, "budget": 9.0,
-              "seed": 7, "memory_limit": 2 << 30}
+              "seed": 7, "memory_limit": 2 << 30, "keep_detached": True,
+              "start_method": "spawn"}
     assert set(values) == {setting.name for setting in offered("project")}
-    lines = [f"{SETTINGS[name].ways['project']} = {str(value).lower()}"
+    lines = [f"{SETTINGS[name].ways['project']} = "
+             + (f'"{value}"' if isinstance(value, str) else str(value).lower())
              for name, value in values.items()]
     (tmp_path / "pyproject.toml").write_text("[tool.concdoctor]\n" + "\n".join(lines) + "\n")
     options = project_options(tmp_path)
@@ -153,7 +155,8 @@ def test_project_keys_are_read(tmp_path: Path) -> None:
 
 # -- one message everywhere ---------------------------------------------------------------
 BAD = [("trials", 0), ("timeout", -1.0), ("budget", 0.0), ("rate", 5000), ("sample", 0),
-       ("confirm", 1), ("compare", ("fiber",)), ("memory_limit", "lots")]
+       ("confirm", 1), ("compare", ("fiber",)), ("memory_limit", "lots"),
+       ("start_method", "vfork")]
 
 
 def _message(name: str, value: Any) -> str:

@@ -109,6 +109,12 @@ CASES = {
                                     inner=4, coroutine=True,
                                     inputs_from="examples.async_fetch:URLS"),
                           "examples.async_fetch:URLS"),
+    "loky-chunked": (diagnosis("examples.factorize:factorize", "loky", chunksize=2,
+                               inputs_from="examples.factorize:INPUTS"),
+                     "examples.factorize:INPUTS"),
+    "loky-coroutines": (diagnosis("examples.async_fetch:fetch_data", "loky", coroutine=True,
+                                  inputs_from="examples.async_fetch:URLS"),
+                        "examples.async_fetch:URLS"),
     "shared-state-on-processes": (diagnosis("examples.shared_state:remember", "process",
                                             inputs_from="examples.shared_state:INPUTS",
                                             shared=("examples.shared_state._CURRENT",),
@@ -127,7 +133,7 @@ def test_the_snippet_returns_the_sequential_results(case: str, tmp_path: Path) -
     assert run_snippet(code, tmp_path) == sequential(d.target, list(items))
 
 
-@pytest.mark.parametrize("executor", ["thread", "process", "sequential", "hybrid"])
+@pytest.mark.parametrize("executor", ["thread", "process", "sequential", "hybrid", "loky"])
 def test_repeat_snippets_call_without_arguments(executor: str, tmp_path: Path) -> None:
     target = str(Path("tests/targets/faulty.py")) + ":no_args"
     d = diagnosis(target, executor, repeat=5)
@@ -182,3 +188,47 @@ def test_the_dask_snippet_runs_on_a_local_cluster(tmp_path: Path) -> None:
     code = snippet(d)
     assert code is not None and "Client(n_workers=2, threads_per_worker=1)" in code
     assert run_snippet(code, tmp_path) == sequential(d.target, [0.01, 0.02, 0.03])
+
+
+BY_VALUE = {
+    # what the user's main script (or notebook) defines, then the snippet pasted below it
+    "main-function": ("__main__:work", "def work(x):\n    return x * 3\n"),
+    "lambda": ("__main__:<lambda>", "func = lambda x: x * 3  # noqa: E731\n"),
+    "closure": ("__main__:make.<locals>.work",
+                "def make(k):\n    def work(x):\n        return x * k\n    return work\n\n\n"
+                "work = make(3)\n"),
+}
+
+
+@pytest.mark.parametrize("case", list(BY_VALUE))
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_the_by_value_snippet_runs_what_does_not_import(case: str, method: str,
+                                                        tmp_path: Path) -> None:
+    """Pasted where the function lives, under any start method, loky's pool runs a
+    function of __main__, a lambda and a closure: they travel by value."""
+    from dataclasses import replace
+
+    target, defined = BY_VALUE[case]
+    d = diagnosis(target, "loky", inputs_json="[1, 2, 3]")
+    code = snippet(replace(d, environment=replace(ENV, start_method=method))) or ""
+    assert "cloudpickle" in code and "from __main__" not in code
+    chosen = f"import multiprocessing\nmultiprocessing.set_start_method({method!r})\n"
+    assert run_snippet(chosen + defined + code, tmp_path) == [3, 6, 9]
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_the_main_guard_names_the_start_method(method: str) -> None:
+    from dataclasses import replace
+
+    d = CASES["process-chunked"][0]
+    code = snippet(replace(d, environment=replace(ENV, start_method=method))) or ""
+    assert f'if __name__ == "__main__":  # {method} workers import this module again' in code
+
+
+def test_the_dask_snippet_says_what_a_deployed_scheduler_needs() -> None:
+    from dataclasses import replace
+
+    d = diagnosis("examples.io_threads:worker", "dask", inputs_json="[0.01]")
+    code = snippet(replace(d, environment=replace(ENV, cluster="tcp://10.0.0.5:8786"))) or ""
+    assert "Client('tcp://10.0.0.5:8786')" in code
+    assert "on the scheduler as well as on the workers" in code and "upload_file" in code

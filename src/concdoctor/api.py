@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from concdoctor.baseline.budget import new_seed
 from concdoctor.cluster import address as scheduler_address
@@ -16,6 +16,9 @@ from concdoctor.errors import UsageError
 from concdoctor.options import Options, project_options
 from concdoctor.pipeline import Progress, Request, diagnose, quiet
 from concdoctor.target import InputSpec, Job, TargetSpec
+
+if TYPE_CHECKING:
+    from concdoctor.program.report import ProgramReport
 
 
 def profile(
@@ -32,6 +35,8 @@ def profile(
     trials: int | None = None,
     adaptive: bool | None = None,
     timeout: float | None = None,
+    keep_detached: bool | None = None,
+    start_method: str | None = None,
     sampling: bool | None = None,
     rate: int | None = None,
     budget: float | None = None,
@@ -54,17 +59,20 @@ def profile(
     options = (options or project_options()).given(
         rules=Path(rules) if isinstance(rules, str) else rules, confirm=confirm,
         compare_all=compare_all, compare=_names(compare), cluster=cluster, trials=trials,
-        adaptive=adaptive, timeout=timeout, sampling=sampling, rate=rate, budget=budget,
-        seed=seed, sample=sample, memory_limit=memory_limit)
+        adaptive=adaptive, timeout=timeout, keep_detached=keep_detached, sampling=sampling,
+        rate=rate, budget=budget, seed=seed, sample=sample, memory_limit=memory_limit,
+        start_method=start_method)
     if options.seed is None:  # chosen now, so that the report can give it
         options = options.given(seed=new_seed())
     items = _items(func, inputs, repeat, inputs_from)
     scheduler = scheduler_address(options.cluster)
+    reached = check_scheduler(scheduler) if scheduler else None
     request = Request(rules=load_rules(options.rules, options.project), options=options,
                       command=command,
                       repeat=repeat is not None, progress=progress or quiet,
                       scheduler=scheduler,
-                      cluster_workers=check_scheduler(scheduler) if scheduler else 0)
+                      cluster_workers=reached.workers if reached else 0,
+                      cluster_mismatch=reached.mismatch if reached else None)
     if isinstance(func, str):
         if inputs_from is not None:
             spec = InputSpec(source=TargetSpec.parse(inputs_from, what="--inputs-from"))
@@ -77,6 +85,19 @@ def profile(
     if callable(func):
         return diagnose(replace(request, func=func, items=items))
     raise UsageError(f"func must be a callable or 'module:func', got {type(func).__name__}")
+
+
+def run_program(program: list[str], *, module: bool = False, timeout: float | None = None,
+                sampling: bool = True, rate: int | None = None) -> ProgramReport:
+    """Run a whole program once (``[SCRIPT, *ARGS]``, or with ``module``
+    ``[MODULE, *ARGS]``) and rank the calls worth running concurrently: the
+    ``concdoctor run`` command. ``timeout`` (seconds, default none) ends it early;
+    ``rate`` and ``sampling`` are the settings of that name."""
+    from concdoctor.program.session import run_program as run
+
+    options = project_options().given(sampling=sampling, rate=rate, timeout=timeout)
+    return run(list(program), module=module, timeout=timeout, sampling=options.sampling,
+               rate=options.rate)
 
 
 def _names(names: Iterable[str] | None) -> tuple[str, ...] | None:

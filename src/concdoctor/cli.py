@@ -76,6 +76,10 @@ Trials = Annotated[int | None, typer.Option(show_default=False, help=_help("tria
 Adaptive = Annotated[bool | None, typer.Option(
     "--adaptive/--exact-trials", show_default=False, help=_help("adaptive"))]
 Timeout = Annotated[float | None, typer.Option(show_default=False, help=_help("timeout"))]
+KeepDetached = Annotated[bool | None, typer.Option(
+    "--keep-detached", show_default=False, help=_help("keep_detached"))]
+StartMethod = Annotated[str | None, typer.Option(show_default=False,
+                                                 help=_help("start_method"))]
 Sampling = Annotated[bool, typer.Option("--sampling/--no-sampling", help=_help("sampling"))]
 Rate = Annotated[int | None, typer.Option(
     "--sampling-rate", show_default=False, help=_help("rate"))]
@@ -97,7 +101,9 @@ def profile(
     budget: Budget = None, seed: Seed = None, sample: Sample = None, trials: Trials = None,
     memory_limit: MemoryLimit = None,
     adaptive: Adaptive = None,
-    timeout: Timeout = None, sampling: Sampling = DEFAULTS.sampling, rate: Rate = None,
+    timeout: Timeout = None, keep_detached: KeepDetached = None,
+    start_method: StartMethod = None,
+    sampling: Sampling = DEFAULTS.sampling, rate: Rate = None,
     json_path: JsonPath = None, report_dir: ReportDir = DEFAULTS.report_dir,
     save: Save = True, quiet: Quiet = False,
 ) -> None:
@@ -110,7 +116,7 @@ def profile(
         rules=rules, confirm=confirm, compare_all="all" in compare.split(","),
         compare=_compared(compare), cluster=cluster, budget=budget,
         seed=seed, sample=sample, trials=trials, adaptive=adaptive, timeout=timeout,
-        memory_limit=memory_limit,
+        keep_detached=keep_detached, memory_limit=memory_limit, start_method=start_method,
         sampling=sampling, rate=rate, report_dir=report_dir)
     spec = InputSpec.from_options(inputs=inputs, inputs_from=inputs_from, repeat=repeat)
     TargetSpec.parse(target)
@@ -128,6 +134,47 @@ def profile(
     _save(diagnosis, json_path, report_dir if save else None, console)
     if diagnosis.failure is not None:
         raise typer.Exit(1)
+
+
+@app.command(context_settings={"allow_interspersed_args": False,
+                               "ignore_unknown_options": True})
+def run(
+    program: Annotated[list[str], typer.Argument(
+        show_default=False, help="SCRIPT [ARGS...], or with -m, MODULE [ARGS...]. "
+        "concdoctor's own options go before it; everything after is the program's.")],
+    module: Annotated[bool, typer.Option(
+        "--module", "-m", help="Run a module, as 'python -m MODULE' does.")] = False,
+    timeout: Annotated[float | None, typer.Option(
+        show_default=False, help="End the program and all it started after this many "
+        "seconds (default: no limit).")] = None,
+    sampling: Sampling = DEFAULTS.sampling, rate: Rate = None,
+    json_path: JsonPath = None,
+) -> None:
+    """Run a whole program once, as it is, and rank the loops worth running concurrently."""
+    from concdoctor import api
+    from concdoctor.render.program import show
+
+    report = api.run_program(program, module=module, timeout=timeout, sampling=sampling,
+                             rate=rate)
+    show(report, _console(stderr=False))
+    if json_path is not None:
+        _write_json(json_path, report.to_json())
+        _console(stderr=True).print(f"JSON report: {json_path}")
+    if report.failure is not None:
+        found = len(report.candidates)
+        raise ConcdoctorError(f"{report.failure}; the report keeps the {found} candidate"
+                              f"{'' if found == 1 else 's'} found so far")
+
+
+def _write_json(path: Path, text: str) -> None:
+    from concdoctor.render import atomic_write_text
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {str(path)!r}: {exc.strerror}; "
+                         "choose another --json path") from None
 
 
 def _compared(value: str) -> tuple[str, ...]:

@@ -42,9 +42,15 @@ class FunctionStat:
     file: str = ""
     line: int = 0
     calls: int = 0
+    """Calls the pass saw begin."""
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
+    """Self time: in the function, not in the functions it called."""
     builtin: bool = False
+    total_seconds: float = 0.0
+    """Wall seconds of the calls that returned, the functions they called included."""
+    unfinished: int = 0
+    """Calls still running when the pass ended (their time is in no figure above)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,10 @@ class Environment:
     implementation: str = "CPython"
     platform: str = ""
     start_method: str = ""
+    """The multiprocessing start method in force: the platform's, or ``--start-method``."""
+    start_methods: dict[str, str] = field(default_factory=dict)
+    """How each process pool's workers start, by executor (``process``: the start method
+    in force; ``loky``: loky's own, a fresh interpreter that does not run ``__main__``)."""
     cluster: str | None = None
     """The dask scheduler the batch was also measured on (None: none given)."""
     cluster_workers: int = 0
@@ -103,6 +113,9 @@ class Environment:
     or ``--memory-limit``; None where it cannot be read."""
     memory_limit_source: str | None = None
     """Where that figure came from, for the report."""
+    containment: str | None = None
+    """What held the processes the target started: ``cgroup`` (a cgroup v2 of the
+    child's own), ``subreaper`` (the child adopted orphans) or ``process group``."""
     concdoctor: str = ""
     py_spy: str | None = None
     yappi: str | None = None
@@ -135,9 +148,17 @@ class Evidence:
     degraded_reason: str | None = None
     stacks: tuple[StackSamples, ...] = ()
     top_functions: tuple[FunctionStat, ...] = ()
+    traced_seconds: float = 0.0
+    """How long yappi's wall-clock pass traced (its functions' times cover only that)."""
+    traced_tasks: int = 0
+    """Tasks that pass saw to their end."""
     blocking_calls: tuple[str, ...] = ()
     process_problem: str | None = None
-    """Why the batch cannot be shipped to a process pool (pickling), or None."""
+    """Why the batch cannot be shipped to a process pool (pickling by name), or None."""
+    value_problem: str | None = None
+    """Why it cannot be shipped even by value (cloudpickle: a closure or a lambda can, a
+    lock or a generator cannot), or None: with a ``process_problem`` and no value
+    problem, a pool that ships by value (loky) takes the batch."""
     shared_state: tuple[str, ...] = ()
     """Module-level state the task writes (``module.NAME (how)``): unsafe to share."""
     bytes_per_task: int = 0
@@ -309,6 +330,19 @@ class ScalingPoint:
 
 
 @dataclass(frozen=True)
+class Leftover:
+    """Processes of one command line that the target started and left running past the
+    end of a phase (a process started per call is counted once per run of the batch)."""
+
+    command: str
+    """Shortened: the program's name and its arguments, cut to 80 characters."""
+    count: int
+    kept: bool = False
+    """Left running at the user's word (``--keep-detached``); else concdoctor ended them
+    (SIGTERM, then SIGKILL after a grace period)."""
+
+
+@dataclass(frozen=True)
 class Failure:
     """Why a diagnosis stopped early; the report is then partial."""
 
@@ -331,6 +365,8 @@ class Diagnosis:
     scaling: dict[str, tuple[ScalingPoint, ...]] = field(default_factory=dict)
     """Per executor, the speedup at each worker count and core count (see scaling.py)."""
     failure: Failure | None = None
+    left_running: tuple[Leftover, ...] = ()
+    """What the target left running, by command, most frequent first."""
     notes: tuple[str, ...] = ()
     command: str = ""
     created_at: str = ""

@@ -51,9 +51,30 @@ def _yappi_version() -> str | None:
 
 
 def start_method() -> str:
+    """The start method a process pool created now would use, read without fixing it
+    (``get_start_method()`` would, and a later ``set_start_method`` would then fail): the
+    one set, else the platform's default, the first of ``get_all_start_methods()``."""
     import multiprocessing
 
-    return multiprocessing.get_start_method(allow_none=False)
+    return (multiprocessing.get_start_method(allow_none=True)
+            or multiprocessing.get_all_start_methods()[0])
+
+
+def pool_start_methods(in_force: str) -> dict[str, str]:
+    """How each process pool's workers start, by executor, under the start method
+    ``in_force`` (the trials use exactly these: the report says so per pool)."""
+    return {e.name: in_force if e.start_method == "default" else e.start_method
+            for e in registry.pools() if e.start_method}
+
+
+def loky_unavailable() -> str | None:
+    """Why the by-value process pool cannot run here (loky is a dependency, so only a
+    broken install), or None."""
+    import importlib.util
+
+    if importlib.util.find_spec("loky.reusable_executor") is None:  # what the pool uses
+        return "the by-value process pool needs loky: pip install 'loky>=3.7'"
+    return None
 
 
 # Sub-interpreters: one GIL each, in one process (PEP 734). The standard library's

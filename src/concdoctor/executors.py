@@ -62,7 +62,16 @@ class Executor:
     """What its workers take turns on: ``"gil"`` (threads, unless the GIL is off),
     ``"loop"`` (one event loop runs all the Python), or nothing."""
     ships: bool = False
-    """Pickles the function, its inputs and its results to its workers."""
+    """Pickles the function, its inputs and its results to its workers by name (the
+    standard pickle): a closure, a lambda, or a function of ``__main__`` under ``spawn``
+    or ``forkserver`` cannot go."""
+    by_value: bool = False
+    """Ships them with cloudpickle instead: code that does not import by name goes as its
+    bytecode (only what does not pickle at all, a lock or a generator, cannot go)."""
+    start_method: str = ""
+    """How its workers start: ``"default"``, the multiprocessing start method in force
+    (the platform's, or ``--start-method``); a fixed one of its own (``"loky"``); empty
+    for no processes of its own."""
     chunks: bool = False
     """Hands short tasks out in chunks (``map(..., chunksize=N)``)."""
     kneed: bool = False
@@ -94,6 +103,12 @@ class Executor:
     snippet written by :func:`concdoctor.conclude.snippet.pool_body`."""
     available: str | None = None
     """``module:function`` returning why it cannot run on this Python, or None."""
+
+    @property
+    def pickles(self) -> bool:
+        """Its workers are other processes, sent the function and the data pickled (by
+        name or by value)."""
+        return self.ships or self.by_value
 
     def run(self) -> Callable[..., Any]:
         return _resolve(self.runner)
@@ -181,7 +196,7 @@ register(Executor(
     workers="min(tasks, 8 * cpu_count)",
     costs=Costs(start=0.005, per_worker=0.01, per_task=0.0001, per_byte=2e-9, per_item=7e-6),
     ships=True, chunks=True, kneed=True, rivals=("interpreter", "hybrid"), worker_memory="pss",
-    pool_class="concurrent.futures:ProcessPoolExecutor"))
+    start_method="default", pool_class="concurrent.futures:ProcessPoolExecutor"))
 register(Executor(
     "asyncio", "asyncio tasks", f"{_RUNNERS}:run_asyncio", f"{_SNIPPETS}:asyncio_body",
     workers="min(tasks, 1000)", costs=Costs(start=0.001, per_worker=0.0, per_task=0.00005),
@@ -197,11 +212,21 @@ register(Executor(
     "dask", "dask cluster", f"{_RUNNERS}:run_on_cluster", f"{_SNIPPETS}:dask_body",
     workers="max(cluster_workers, cpu_count)",
     costs=Costs(start=0.7, per_worker=0.05, per_task=0.0005, per_byte=5e-9, per_item=1e-5),
-    ships=True, opt_in=True, on_cluster=True, available="concdoctor.cluster:missing"))
+    by_value=True, opt_in=True, on_cluster=True, available="concdoctor.cluster:missing"))
 register(Executor(
     "hybrid", "process pool × threads", "concdoctor.child.hybrid:run_hybrid",
     f"{_SNIPPETS}:hybrid_body",
     workers="min(tasks, 8 * cpu_count)",
     costs=Costs(start=0.005, per_worker=0.01, per_task=0.0001, per_byte=2e-9, per_item=7e-6),
     serialises="gil", ships=True, chunks=True, kneed=True, nested=True, worker_memory="pss",
-    rivals=("process",)))
+    start_method="default", rivals=("process",)))
+# Where the function or its data only pickle by value (a closure, a lambda, a function of
+# a notebook or of __main__ under spawn / forkserver): loky's process pool, which ships
+# with cloudpickle and starts each worker as a fresh interpreter that does not run
+# __main__ again. Measured where advised or named: elsewhere the standard pool does as well.
+register(Executor(
+    "loky", "loky process pool", f"{_RUNNERS}:run_loky", f"{_SNIPPETS}:loky_body",
+    workers="min(tasks, 8 * cpu_count)",
+    costs=Costs(start=0.2, per_worker=0.4, per_task=0.0002, per_byte=3e-9, per_item=2e-5),
+    by_value=True, chunks=True, kneed=True, worker_memory="pss", opt_in=True,
+    start_method="loky", available="concdoctor.environment:loky_unavailable"))

@@ -80,6 +80,14 @@ class Options:
     timeout: float = field(default=300.0, metadata=_about(
         "Seconds any one phase may take before the child process tree is ended.",
         metavar="SECONDS"))
+    keep_detached: bool = field(default=False, metadata=_about(
+        "Leave running the processes the target starts in a session or process group of "
+        "their own (the report lists them as kept); by default whatever it leaves "
+        "running is ended after each phase."))
+    start_method: str | None = field(default=None, metadata=_about(
+        "How the trials' process pools start their workers: fork, spawn or forkserver "
+        "(default: the platform's, as the user's code gets it; forkserver on Linux from "
+        "Python 3.14). The snippet is written for it.", metavar="METHOD"))
     sampling: bool = field(default=True, metadata=_about(
         "Sample the baseline with py-spy.", absent=("project",)))
     rate: int = field(default=100, metadata=_about(
@@ -134,6 +142,13 @@ class Options:
         if self.seed is not None and (isinstance(self.seed, bool)
                                       or not isinstance(self.seed, int)):
             raise OptionError(f"seed must be a whole number, got {self.seed!r}")
+        if self.start_method is not None:
+            import multiprocessing  # only when one is given: the plugin reads this module
+
+            offered_here = multiprocessing.get_all_start_methods()
+            if self.start_method not in offered_here:
+                raise OptionError(f"start_method must be one of {', '.join(offered_here)} "
+                                  f"here, got {self.start_method!r}")
         unknown = [name for name in self.compare if not registry.known(name)]
         if unknown:
             raise OptionError(f"unknown executor {unknown[0]!r} to compare; use "

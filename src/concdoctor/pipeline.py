@@ -32,6 +32,7 @@ from concdoctor.decide.classify import classify
 from concdoctor.decide.recommend import metrics_of, predicted_speedup, recommend
 from concdoctor.decide.rules import RuleSet
 from concdoctor.diagnosis import Diagnosis, Workload
+from concdoctor.environment import pool_start_methods
 from concdoctor.options import DEFAULTS, Options
 from concdoctor.protocol import Ready, RunYappi, YappiDone
 from concdoctor.runner import ChildRunner, StageFailed
@@ -64,6 +65,8 @@ class Request:
     scheduler: str | None = None
     """The dask scheduler to measure on too (checked before the run), or None."""
     cluster_workers: int = 0
+    cluster_mismatch: str | None = None
+    """The versions that differ across the cluster (one line, said before measuring)."""
 
     @property
     def target_text(self) -> str:
@@ -77,15 +80,8 @@ def diagnose(request: Request) -> Diagnosis:
     """The pipeline. Every stage grows the Diagnosis; a failing stage leaves it partial."""
     options = request.options
     clock = Clock(options.budget)
-    env = replace(environment.describe(), cluster=request.scheduler,
-                  cluster_workers=request.cluster_workers,
-                  project=str((options.project or Path.cwd()).resolve()))
-    if options.memory_limit is not None:
-        env = replace(env, memory_limit_bytes=options.memory_limit,
-                      memory_limit_source="--memory-limit")
-    diagnosis = Diagnosis(target=request.target_text, workload=Workload(len(request.items)),
-                          environment=env, command=request.command)
     with _launch(request) as process:
+        diagnosis = _begun(request)  # while the child starts and imports the target
         try:
             ready = process.ask(None, Ready, options.timeout)
             diagnosis = _resolved(diagnosis, ready, request)
@@ -104,14 +100,33 @@ def diagnose(request: Request) -> Diagnosis:
 
 # -- the stages -------------------------------------------------------------------------------
 
+def _begun(request: Request) -> Diagnosis:
+    """The diagnosis before anything is measured: what it is of, and where it runs."""
+    options = request.options
+    env = replace(environment.describe(), cluster=request.scheduler,
+                  cluster_workers=request.cluster_workers,
+                  project=str((options.project or Path.cwd()).resolve()))
+    if options.memory_limit is not None:
+        env = replace(env, memory_limit_bytes=options.memory_limit,
+                      memory_limit_source="--memory-limit")
+    diagnosis = Diagnosis(target=request.target_text, workload=Workload(len(request.items)),
+                          environment=env, command=request.command)
+    if request.cluster_mismatch:
+        request.progress(request.cluster_mismatch)
+        diagnosis = _noted(diagnosis, request.cluster_mismatch)
+    return diagnosis
+
+
 def _resolved(d: Diagnosis, ready: Ready, request: Request) -> Diagnosis:
     """The child imported the target and found its inputs."""
     source = request.job.inputs.source if request.job is not None else None
     workload = Workload(ready.tasks, ready.is_coroutine, ready.input_source,
                         inputs_from=source.text if source is not None else None,
                         inputs_called=ready.inputs_called, inputs_json=_short_json(request))
-    environment = replace(d.environment, start_method=ready.start_method,
-                          gil_enabled=ready.gil_enabled)
+    method = request.options.start_method or ready.start_method  # what the trials use
+    environment = replace(d.environment, start_method=method,
+                          start_methods=pool_start_methods(method),
+                          gil_enabled=ready.gil_enabled, containment=ready.containment)
     d = replace(d, workload=workload, environment=environment)
     if environment.free_threaded_build and ready.gil_enabled:
         return _noted(d, "this free-threaded Python runs the target with the GIL on: a C "
@@ -203,12 +218,14 @@ def _profiled(d: Diagnosis, process: ChildRunner, request: Request, clock: Clock
     if not done.available:
         return _noted(d, f"yappi profile unavailable: {done.reason}")
     evidence = replace(d.evidence, top_functions=done.functions,
+                       traced_seconds=done.traced_seconds, traced_tasks=done.tasks_done,
                        blocking_calls=findings.blocking_calls(done.functions))
     return replace(d, evidence=evidence)
 
 
 def _concluded(d: Diagnosis, process: ChildRunner) -> Diagnosis:
     """What the measurements say beyond the verdict, and when the run ended."""
+    d = replace(d, left_running=findings.tally(process.left))
     notes = []
     if d.evidence is not None and d.evidence.degraded:
         notes.append(f"evidence degraded: {d.evidence.degraded_reason}")
@@ -218,7 +235,8 @@ def _concluded(d: Diagnosis, process: ChildRunner) -> Diagnosis:
                     findings.shared_state(d.recommendation, d.evidence, d.confirmation),
                     findings.child_programs(d.evidence, d.environment),
                     findings.many_connections(d.recommendation),
-                    findings.memory_bound(d.recommendation, d.evidence, d.environment)):
+                    findings.memory_bound(d.recommendation, d.evidence, d.environment),
+                    findings.left_running(d.left_running)):
         if finding:
             notes.append(finding)
     for name, tail in (("stdout", process.stdout), ("stderr", process.stderr)):
@@ -249,14 +267,15 @@ def _noted(d: Diagnosis, *notes: str) -> Diagnosis:
 
 @contextmanager
 def _launch(request: Request) -> Iterator[ChildRunner]:
+    keep = request.options.keep_detached
     if request.job is not None:
-        with runner.spawn(request.job) as process:
+        with runner.spawn(request.job, keep_detached=keep) as process:
             yield process
         return
     from concdoctor.child import serve as child  # the child's side: only to fork it
 
     func, items, repeat = request.func, list(request.items), request.repeat
     assert func is not None
-    with runner.fork(lambda channel: child.serve_callable(channel, func, items, repeat)) as (
-            process):
+    with runner.fork(lambda channel, reaper: child.serve_callable(
+            channel, reaper, func, items, repeat), keep_detached=keep) as process:
         yield process

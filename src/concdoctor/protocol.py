@@ -51,6 +51,9 @@ class RunBaseline:
     check_after: float = 0.0
     sample: int | None = None
     seed: int = 0
+    start_method: str | None = None
+    """The multiprocessing start method the child's process pools use from then on (the
+    user's ``--start-method``); None: the platform's default."""
     TYPE: ClassVar[str] = "run_baseline"
     phase: ClassVar[str] = "baseline"
 
@@ -114,6 +117,9 @@ class Ready:
     gil_enabled: bool = True
     """The GIL as the child sees it once the target is imported: a free-threaded build
     turns it back on for a C extension that does not declare it can run without."""
+    containment: str = "process group"
+    """What holds the processes the target starts: ``cgroup`` (the child's own cgroup v2),
+    ``subreaper`` (the child adopts orphans) or ``process group`` (neither)."""
     TYPE: ClassVar[str] = "ready"
 
 
@@ -130,6 +136,8 @@ class BaselineDone:
     run_delay_seconds: float
     process_problem: str | None = None
     """Why the batch cannot be shipped to a process pool, or None."""
+    value_problem: str | None = None
+    """Why it cannot be shipped even by value (cloudpickle), or None."""
     shared_state: tuple[str, ...] = ()
     """Module-level state the tasks write, ``module.NAME (how)``."""
     bytes_per_task: int = 0
@@ -161,6 +169,20 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Swept:
+    """What the target left running, found at the end of a phase (sent before the
+    phase's answer) or when the child is done (``final``): the commands of the
+    processes the child ended, and of those it kept (``--keep-detached``) with who they
+    are (``pid:start``), so that the parent neither kills nor counts them again."""
+
+    ended: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()
+    kept_ids: tuple[str, ...] = ()
+    final: bool = False
+    TYPE: ClassVar[str] = "swept"
+
+
+@dataclass(frozen=True)
 class TrialDone:
     """One run of the whole batch: its seconds, or why the executor could not run it."""
 
@@ -187,6 +209,10 @@ class YappiDone:
     reason: str | None = None
     functions: tuple[FunctionStat, ...] = ()
     tasks: int = 0
+    traced_seconds: float = 0.0
+    """How long the wall-clock pass traced."""
+    tasks_done: int = 0
+    """Tasks it saw to their end."""
     TYPE: ClassVar[str] = "yappi_done"
 
 
@@ -217,12 +243,12 @@ class Failed:
 
 
 Request = Union[RunBaseline, RunTrial, RunYappi, Exit]
-Answer = Union[Ready, BaselineDone, TooBig, TrialDone, YappiDone, Failed, Progress]
+Answer = Union[Ready, BaselineDone, TooBig, TrialDone, YappiDone, Failed, Progress, Swept]
 Message = Union[Request, Answer]
 
 _TYPES: dict[str, type[Any]] = {cls.TYPE: cls for cls in (
     RunBaseline, RunTrial, RunYappi, Exit, Ready, BaselineDone, TooBig, TrialDone,
-    YappiDone, Failed, Progress)}
+    YappiDone, Failed, Progress, Swept)}
 _NESTED: dict[str, type[Any]] = {"functions": FunctionStat, "check": ResultsCheck}
 """Fields holding dataclasses of their own (or tuples of them)."""
 

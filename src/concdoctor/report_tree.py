@@ -18,6 +18,7 @@ from concdoctor.diagnosis import (
     ExecutorResult,
     Failure,
     FunctionStat,
+    Leftover,
     Prediction,
     Recommendation,
     ResultsCheck,
@@ -41,6 +42,7 @@ _NESTED_TUPLES: dict[str, type] = {
     "stacks": StackSamples,
     "top_functions": FunctionStat,
     "results": ExecutorResult,
+    "left_running": Leftover,
 }
 
 

@@ -1,7 +1,9 @@
 """Parent side of the child runner: start it, talk to it, bound it, end it.
 
-The child runs in its own session, so a hang, a crash or a leaked pool worker never
-takes concdoctor with it, and ending the run ends the whole process tree. One select
+The child runs in its own session, and in a cgroup of its own where one can be made
+(:mod:`concdoctor.cgroup`), so a hang, a crash or a leaked pool worker never takes
+concdoctor with it, and ending the run ends everything the target started, however it
+detached it (see :meth:`ChildRunner.kill_tree` and ``concdoctor.child.reaper``). One select
 loop reads the child's events and drains its stdout and stderr into bounded tails: no
 threads, so forking the next child stays safe, and a target printing megabytes can
 neither block on a full pipe nor flood the terminal.
@@ -23,6 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from concdoctor import protocol
+from concdoctor.cgroup import Cgroup
+from concdoctor.descendants import GRACE_SECONDS, end_tree
+from concdoctor.descendants import descendants as descendants  # the tests' orphan check
 from concdoctor.diagnosis import Failure
 from concdoctor.errors import UsageError
 from concdoctor.target import Job
@@ -32,6 +37,9 @@ A = TypeVar("A")
 TAIL_BYTES = 16_384
 DETAIL_CHARS = 4000
 """How much of the child's stderr a failure keeps as its detail."""
+EXIT_SECONDS = 2 * GRACE_SECONDS + 3.0
+"""How long a child told to exit may take over its last sweep (which gives what the
+target left running a grace period, then kills it) before it is killed."""
 
 
 class ChildFailed(Exception):
@@ -69,11 +77,23 @@ class OutputTail:
 
 
 class ChildRunner:
-    """One child process and its JSON-lines channel."""
+    """One child process and its JSON-lines channel, and what the target left running.
+
+    The child sweeps at the end of each phase and says what it ended
+    (:class:`~concdoctor.protocol.Swept`); when the child must go at once (a timeout,
+    Ctrl-C, or after its last sweep), :meth:`kill_tree` ends its tree here. Either way
+    the processes the target left running are in :attr:`left`."""
 
     def __init__(self, pid: int, cmd_fd: int, msg_fd: int, out_fd: int, err_fd: int,
-                 popen: subprocess.Popen[bytes] | None = None) -> None:
+                 popen: subprocess.Popen[bytes] | None = None, cgroup: Cgroup | None = None,
+                 keep_detached: bool = False) -> None:
         self.pid = pid
+        self.cgroup = cgroup
+        self.keep_detached = keep_detached
+        self.left: list[tuple[str, bool]] = []
+        """``(command, kept)`` per process the target left running."""
+        self._kept: set[str] = set()
+        self._done = self._hung = self._ended = False
         self._cmd = os.fdopen(cmd_fd, "w", encoding="utf-8")
         self._msg_fd = msg_fd
         self._popen = popen
@@ -102,6 +122,7 @@ class ChildRunner:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 limit = timeout if phase_timeout is None else phase_timeout
+                self._hung = True
                 raise ChildFailed(f"no answer within {limit:g} s", timed_out=True)
             if not self._selector.get_map():
                 raise ChildFailed(self._exit_description())
@@ -163,7 +184,17 @@ class ChildRunner:
             return
         self._buffer += data
         *lines, self._buffer = self._buffer.split(b"\n")
-        self._answers.extend(protocol.decode(line) for line in lines if line.strip())
+        for message in (protocol.decode(line) for line in lines if line.strip()):
+            if isinstance(message, protocol.Swept):
+                self._swept(message)
+            else:
+                self._answers.append(message)
+
+    def _swept(self, swept: protocol.Swept) -> None:
+        self.left += [(each, False) for each in swept.ended]
+        self.left += [(each, True) for each in swept.kept]
+        self._kept.update(swept.kept_ids)
+        self._done = self._done or swept.final
 
     def _exit_description(self) -> str:
         code = self.reap(timeout=5.0)
@@ -194,20 +225,30 @@ class ChildRunner:
             time.sleep(0.01)
 
     def kill_tree(self) -> None:
-        """End the child and everything it started, even descendants that left its group.
-
-        Once the child is reaped its pid may belong to someone else: only its process
-        group (which its pool workers keep alive) is signalled then."""
-        if self.returncode is None:
-            kill_process_tree(self.pid)
+        """End the child and everything it started, at once: freeze its tree (and its
+        cgroup, where it has one), then kill it all. Processes that left the child's
+        group are what the target detached: they are added to :attr:`left` (and kept
+        running with ``keep_detached``). Once the child is reaped its pid may belong to
+        someone else: only its group and its cgroup are killed then."""
+        if self._ended:
+            return
+        self._ended = True
+        alive = self.reap() is None
+        found = end_tree(self.pid, self.pid, self.cgroup, keep=self._kept,
+                         keep_detached=self.keep_detached, alive=alive)
+        self.left += [(each, self.keep_detached) for each in found]
+        if alive:
             self.reap(timeout=5.0)
-        else:
-            kill_group(self.pid)
+        if self.cgroup is not None:
+            self.cgroup.remove()
 
     def close(self) -> None:
-        self.send(protocol.Exit())
-        self.reap(timeout=2.0)
-        self.kill_tree()  # the child if it did not exit; pool workers that outlived it
+        """Tell the child to exit and wait for its last sweep (see :meth:`kill_tree`);
+        a child that hung is not waited for."""
+        if not (self._ended or self._hung) and self.reap() is None:
+            self.send(protocol.Exit())
+            self._pump(EXIT_SECONDS)
+        self.kill_tree()
         for key in list(self._selector.get_map().values()):
             self._selector.unregister(key.fd)
             os.close(key.fd)
@@ -217,48 +258,14 @@ class ChildRunner:
         except OSError:
             pass
 
-
-def descendants(pid: int) -> list[int]:
-    """All live descendants of ``pid`` from /proc (Linux); [] where /proc is absent."""
-    children: dict[int, list[int]] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rfind(b")") + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
-
-
-def kill_process_tree(pid: int) -> None:
-    """SIGKILL a live, unreaped ``pid``, its descendants and its process group."""
-    victims = descendants(pid)
-    for target in [pid, *victims]:
-        try:
-            os.kill(target, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    kill_group(pid)
-
-
-def kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    def _pump(self, timeout: float) -> None:
+        """Read the child's output until its last sweep is reported or it exits."""
+        deadline = time.monotonic() + timeout
+        while not self._done and self.reap() is None and time.monotonic() < deadline:
+            for key, _ in self._selector.select(0.05):
+                self._read(key)
+        for key, _ in self._selector.select(0):  # what it wrote before exiting
+            self._read(key)
 
 
 def child_environment(extra_path: tuple[str, ...]) -> dict[str, str]:
@@ -272,7 +279,7 @@ def child_environment(extra_path: tuple[str, ...]) -> dict[str, str]:
 
 
 @contextmanager
-def spawn(job: Job) -> Iterator[ChildRunner]:
+def spawn(job: Job, *, keep_detached: bool = False) -> Iterator[ChildRunner]:
     """A child started as ``python -m concdoctor.child`` for a target named by text."""
     with tempfile.TemporaryDirectory(prefix="concdoctor-") as tmp:
         job_path = os.path.join(tmp, "job.json")
@@ -280,19 +287,27 @@ def spawn(job: Job) -> Iterator[ChildRunner]:
             json.dump(job.to_dict(), handle)
         cmd_r, cmd_w = os.pipe()
         msg_r, msg_w = os.pipe()
+        cgroup = Cgroup.create()
+        flags = ["--cgroup", str(cgroup.path)] if cgroup is not None else []
+        flags += ["--keep-detached"] if keep_detached else []
         try:
             popen = subprocess.Popen(
-                [sys.executable, "-m", "concdoctor.child", job_path, str(cmd_r), str(msg_w)],
+                [sys.executable, "-m", "concdoctor.child", job_path, str(cmd_r), str(msg_w),
+                 *flags],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 pass_fds=(cmd_r, msg_w), start_new_session=True,
                 env=child_environment(job.extra_sys_path),
             )
+        except BaseException:
+            if cgroup is not None:
+                cgroup.remove()
+            raise
         finally:
             os.close(cmd_r)
             os.close(msg_w)
         assert popen.stdout is not None and popen.stderr is not None
         runner = ChildRunner(popen.pid, cmd_w, msg_r, os.dup(popen.stdout.fileno()),
-                             os.dup(popen.stderr.fileno()), popen)
+                             os.dup(popen.stderr.fileno()), popen, cgroup, keep_detached)
         popen.stdout.close()
         popen.stderr.close()
         with _ended(runner):
@@ -300,9 +315,10 @@ def spawn(job: Job) -> Iterator[ChildRunner]:
 
 
 @contextmanager
-def fork(serve: Callable[[Any], None]) -> Iterator[ChildRunner]:
-    """A forked child running ``serve(channel)``: for callables that only live in memory,
-    such as functions handed to the pytest fixture."""
+def fork(serve: Callable[[Any, Any], None], *, keep_detached: bool = False,
+         ) -> Iterator[ChildRunner]:
+    """A forked child running ``serve(channel, reaper)``: for callables that only live in
+    memory, such as functions handed to the pytest fixture."""
     from concdoctor.child import serve as child
 
     cmd_r, cmd_w = os.pipe()
@@ -311,10 +327,18 @@ def fork(serve: Callable[[Any], None]) -> Iterator[ChildRunner]:
     err_r, err_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
+    cgroup = Cgroup.create()
+    try:
+        pid = os.fork()
+    except BaseException:
+        if cgroup is not None:
+            cgroup.remove()
+        raise
     if pid == 0:  # pragma: no cover - runs in the child
         try:
             os.setsid()
+            reaper = child.Reaper.start(str(cgroup.path) if cgroup is not None else None,
+                                        keep_detached=keep_detached)
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
             os.dup2(out_w, 1)
@@ -324,12 +348,13 @@ def fork(serve: Callable[[Any], None]) -> Iterator[ChildRunner]:
             child.allow_tracer(os.getppid())
             channel = child.Channel(os.fdopen(cmd_r, "r", encoding="utf-8"),
                                     os.fdopen(msg_w, "w", encoding="utf-8"))
-            serve(channel)
+            serve(channel, reaper)
         finally:
             os._exit(0)
     for fd in (cmd_r, msg_w, out_w, err_w):
         os.close(fd)
-    runner = ChildRunner(pid, cmd_w, msg_r, out_r, err_r)
+    runner = ChildRunner(pid, cmd_w, msg_r, out_r, err_r, cgroup=cgroup,
+                         keep_detached=keep_detached)
     with _ended(runner):
         yield runner
 

@@ -48,7 +48,7 @@ def measure_baseline(child: ChildRunner, ready: Ready, options: Options, progres
     if options.sample is not None and options.sample < ready.held:
         run = SampledRun(TooBig((), 0.0, 0.0), None, None)  # asked for: go straight to it
     else:
-        first = RunBaseline(keep_results=options.confirm,
+        first = RunBaseline(keep_results=options.confirm, start_method=options.start_method,
                             deadline=budget.BASELINE_SHARE * options.budget,
                             check_after=budget.CHECK_SHARE * options.budget)
         whole = "" if ready.held == ready.tasks else f" (a sample of {ready.tasks})"
@@ -59,6 +59,7 @@ def measure_baseline(child: ChildRunner, ready: Ready, options: Options, progres
         k = options.sample or _sample_size(run.done, ready, options, io_workers)
         notes = (_sample_note(run.done, k, ready.tasks, options),)
         again = RunBaseline(keep_results=options.confirm, sample=k, seed=options.seed or 0,
+                            start_method=options.start_method,
                             deadline=None if options.sample else
                             budget.MAX_SAMPLE_SHARE * options.budget)
         run = _sampled(child, ready, options, progress, again,
@@ -217,6 +218,7 @@ def _evidence(done: BaselineDone, shares: sampling.Shares | None, degraded: str 
         shares_error=shares.gil_error if shares else None,
         degraded=shares is None, degraded_reason=degraded,
         stacks=shares.stacks if shares else (), process_problem=done.process_problem,
+        value_problem=done.value_problem,
         shared_state=done.shared_state, bytes_per_task=done.bytes_per_task,
         child_programs_cpu_seconds=round(done.child_programs_cpu_seconds, 6),
         task_bytes=done.task_bytes,

@@ -259,9 +259,13 @@ def read_raw(path: Path, labels: tuple[str, ...]) -> Counter[tuple[str, ...]]:
 
     Non-blocking reads sometimes truncate a stack to its innermost frames; such a stack
     still counts (it is a sample of the worker) unless it shows the child waiting, or
-    shows concdoctor's own frames but no task (the child's work around the tasks).
+    shows concdoctor's own frames but no task (the child's work around the tasks). It
+    gets back the task's root frame, which every task's stack starts with (see
+    :func:`rooted`), so that the root's share is every sample's, in the flame graph and
+    in the function table alike.
     """
     counts: Counter[tuple[str, ...]] = Counter()
+    truncated: Counter[tuple[str, ...]] = Counter()
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -280,10 +284,40 @@ def read_raw(path: Path, labels: tuple[str, ...]) -> Counter[tuple[str, ...]]:
         else:
             if any(own in frame for frame in frames for own in _OWN):
                 continue  # the child between tasks: checking results, sizing data
+            truncated[tuple(frames)] += int(number)
+            continue
         while frames and _WRAPPER in frames[0]:
             frames = frames[1:]  # concdoctor's Task wrapper, between the task and the target
         counts[tuple(frames)] += int(number)
-    return counts
+    return counts + rooted(truncated, counts)
+
+
+def function_of(frame: str) -> str:
+    """A frame without its line: ``"work (app.py:7)"`` is ``"work (app.py"``."""
+    return frame.rpartition(":")[0] or frame
+
+
+def rooted(truncated: Counter[tuple[str, ...]],
+           whole: Counter[tuple[str, ...]]) -> Counter[tuple[str, ...]]:
+    """Truncated stacks with the task's root frame put back where they lack it: the root
+    most of the whole stacks start with (the target's function, at its most sampled
+    line). Without whole stacks to tell the root, they stay as they are."""
+    roots: Counter[str] = Counter()
+    for frames, count in whole.items():
+        if frames:
+            roots[frames[0]] += count
+    if not roots:
+        return truncated
+    by_function: Counter[str] = Counter()
+    for frame, count in roots.items():
+        by_function[function_of(frame)] += count
+    function = by_function.most_common(1)[0][0]
+    root = max((f for f in roots if function_of(f) == function), key=roots.__getitem__)
+    repaired: Counter[tuple[str, ...]] = Counter()
+    for frames, count in truncated.items():
+        whole_already = frames and function_of(frames[0]) == function
+        repaired[frames if whole_already else (root, *frames)] += count
+    return repaired
 
 
 def combine(idle_all: Counter[tuple[str, ...]], active: Counter[tuple[str, ...]],

@@ -8,19 +8,19 @@ tasks, so that speedups and results compare task for task.
 
 from __future__ import annotations
 
+import multiprocessing
 import pickle
 import resource
 import threading
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from concdoctor.baseline import budget
-from concdoctor.child import results, statecheck
+from concdoctor.child import results, shipping, statecheck
 from concdoctor.child import runners as executors
-from concdoctor.child.resolve import Resolved
+from concdoctor.child.resolve import Resolved, user_traceback
 from concdoctor.diagnosis import ResultsCheck
 from concdoctor.executors import SEQUENTIAL
 from concdoctor.protocol import (
@@ -31,7 +31,6 @@ from concdoctor.protocol import (
     RunTrial,
     TooBig,
     TrialDone,
-    is_own_file,
 )
 
 RERUN_TIMEOUT = 60.0
@@ -110,6 +109,8 @@ def _thread_counters() -> tuple[float, int, int, float]:
 def run_baseline(run: ChildState, request: RunBaseline,
                  send: Send) -> BaselineDone | TooBig | Failed:
     """The chosen tasks once, sequentially, each timed; see :class:`RunBaseline`."""
+    if request.start_method:  # as the user's code will start its processes
+        multiprocessing.set_start_method(request.start_method, force=True)
     held = run.resolved.items
     chosen = (held if request.sample is None else
               [held[i] for i in budget.stratified(len(held), request.sample, request.seed)])
@@ -132,8 +133,10 @@ def run_baseline(run: ChildState, request: RunBaseline,
         return outcome
     run.tasks = chosen[:len(outcome.task_seconds)]
     run.task_seconds = outcome.task_seconds
-    problem = executors.pickling_problem(task, run.tasks) or outcome.process_problem
-    return replace(outcome, process_problem=problem, shared_state=_writes(watch))
+    problem, value = shipping.checked_at_baseline(
+        task, run.tasks, (outcome.process_problem, outcome.value_problem))
+    return replace(outcome, process_problem=problem, value_problem=value,
+                   shared_state=_writes(watch))
 
 
 def _pickled_size(item: Any, result: Any) -> int:
@@ -149,7 +152,7 @@ def _timed_loop(run: ChildState, request: RunBaseline, chosen: Sequence[Any], lo
     task, record = run.resolved.task, run.record
     walls: list[float] = []
     sizes: list[int] = []
-    checking, first_problem = 0.0, None
+    checking, first_problem, first_value = 0.0, None, None
     self0, thread0 = resource.getrusage(resource.RUSAGE_SELF), _thread_counters()
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     resident0 = executors.current_rss()
@@ -164,7 +167,7 @@ def _timed_loop(run: ChildState, request: RunBaseline, chosen: Sequence[Any], lo
         t1 = time.perf_counter()
         walls.append(t1 - t0)
         if index == 0:
-            first_problem = executors.result_pickling_problem(result)
+            first_problem, first_value = shipping.result_problems(result)
         if index < SIZED_TASKS:
             sizes.append(_pickled_size(item, result))
         if record is not None:
@@ -187,6 +190,7 @@ def _timed_loop(run: ChildState, request: RunBaseline, chosen: Sequence[Any], lo
         thread_cpu_seconds=thread1[0] - thread0[0], voluntary_switches=thread1[1] - thread0[1],
         involuntary_switches=thread1[2] - thread0[2], run_delay_seconds=thread1[3] - thread0[3],
         process_problem=first_problem,  # the first result's; the inputs' are added after
+        value_problem=first_value,
         bytes_per_task=sum(sizes) // max(len(sizes), 1),
         child_programs_cpu_seconds=max(0.0, (children1.ru_utime + children1.ru_stime)
                                        - (children0.ru_utime + children0.ru_stime)),
@@ -238,10 +242,3 @@ def short_repr(value: Any, limit: int = 200) -> str:
         text = f"<unrepresentable {type(value).__name__}: {exc}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
-
-def user_traceback(exc: BaseException) -> str:
-    """The traceback with concdoctor's own frames removed: the user's code is the story."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not is_own_file(f.filename)]
-    lines = ["Traceback (most recent call last):\n"] + traceback.format_list(frames)
-    return "".join(lines + traceback.format_exception_only(type(exc), exc))

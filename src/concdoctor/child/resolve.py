@@ -19,6 +19,7 @@ from typing import Any
 
 from concdoctor.baseline import budget
 from concdoctor.child import runners as executors
+from concdoctor.protocol import is_own_file
 from concdoctor.target import Job, TargetSpec
 
 
@@ -45,6 +46,19 @@ class Resolved:
     def __post_init__(self) -> None:
         if self.total < 0:
             self.total = len(self.items)
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback with concdoctor's own frames and the import machinery's removed:
+    the user's code is the story, whether a task, an import or the inputs raised."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not (is_own_file(f.filename) or f.filename.startswith(_IMPORT_MACHINERY))]
+    lines = ["Traceback (most recent call last):\n"] + traceback.format_list(frames)
+    return "".join(lines + traceback.format_exception_only(type(exc), exc))
+
+
+_IMPORT_MACHINERY = ("<frozen importlib.", importlib.__file__.rsplit("/", 1)[0] + "/")
+"""Frames of importlib's own code (frozen or in its package folder)."""
 
 
 def resolve_job(job: Job) -> Resolved:
@@ -125,7 +139,7 @@ def _import(spec: TargetSpec, *, what: str) -> Any:
                 "directory that contains it, install it, or use path/to/file.py:func"
             ) from None
         raise ResolveError(f"importing {what} {spec.text!r} failed: {exc}",
-                           "target", traceback.format_exc()) from None
+                           "target", user_traceback(exc)) from None
     except SyntaxError as exc:
         raise ResolveError(
             f"{what} {spec.text!r}: syntax error in {exc.filename}:{exc.lineno}: {exc.msg}; "
@@ -134,7 +148,7 @@ def _import(spec: TargetSpec, *, what: str) -> Any:
     except BaseException as exc:  # the module's own code raised while importing
         raise ResolveError(f"importing {what} {spec.text!r} raised "
                            f"{type(exc).__name__}: {exc}", "target",
-                           traceback.format_exc()) from None
+                           user_traceback(exc)) from None
 
 
 def _import_path(path: str) -> Any:
@@ -165,7 +179,7 @@ def _load_inputs(spec: TargetSpec, seed: int) -> tuple[budget.Held, bool]:
             value = value()
         except Exception as exc:
             raise ResolveError(f"--inputs-from {spec.text!r} raised {type(exc).__name__}: "
-                               f"{exc}", "target", traceback.format_exc()) from None
+                               f"{exc}", "target", user_traceback(exc)) from None
     if not isinstance(value, Iterable) or isinstance(value, (str, bytes)):
         raise ResolveError(f"--inputs-from {spec.text!r} gave {type(value).__name__}, "
                            "not an iterable: return a list of inputs")
@@ -174,7 +188,7 @@ def _load_inputs(spec: TargetSpec, seed: int) -> tuple[budget.Held, bool]:
     except Exception as exc:
         raise ResolveError(f"reading --inputs-from {spec.text!r} raised "
                            f"{type(exc).__name__}: {exc}", "target",
-                           traceback.format_exc()) from None
+                           user_traceback(exc)) from None
     if not held.total:
         raise ResolveError(f"--inputs-from {spec.text!r} gave no items")
     return held, called

@@ -13,7 +13,6 @@ import pickle
 import resource
 import statistics
 import time
-import weakref
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from concdoctor import executors as registry
 from concdoctor import memory
 from concdoctor.child import interpreters as subinterpreters
+from concdoctor.child import shipping
 from concdoctor.environment import interpreter_pool
 from concdoctor.executors import Executor
 
@@ -141,45 +141,16 @@ class BatchRun:
         return busy / window if window > 0 else 1.0
 
 
-def pickling_problem(task: Task, items: Sequence[Any]) -> str | None:
-    """Why the process executor cannot ship this task or its inputs, or None."""
-    try:
-        pickle.dumps(task)
-    except Exception as exc:  # pickle raises many types: all mean "cannot ship it"
-        name = getattr(task.func, "__qualname__", repr(task.func))
-        return f"the function {name} cannot be pickled ({type(exc).__name__}: {exc})"
-    for index, item in enumerate(items):
-        try:
-            pickle.dumps(item)
-        except Exception as exc:
-            return f"input #{index} cannot be pickled ({type(exc).__name__}: {exc})"
-    return None
-
-
-def result_pickling_problem(result: Any) -> str | None:
-    try:
-        pickle.dumps(result)
-    except Exception as exc:
-        return f"the function's result cannot be pickled ({type(exc).__name__}: {exc})"
-    return None
-
-
-_PICKLED: weakref.WeakKeyDictionary[Task, tuple[Sequence[Any], str | None]] = (
-    weakref.WeakKeyDictionary())
-"""Each task's pickling check, with the inputs it was made on: trials repeat the batch."""
-
-
 def unavailable(executor: Executor, task: Task, items: Sequence[Any]) -> str | None:
     """Why ``executor`` cannot run this batch, checked before the clock starts (the
-    pickling once for a task and its inputs; a runner's own ``check`` in :func:`run_batch`)."""
+    pickling once for a task and its inputs, :mod:`.shipping`; a runner's own ``check``
+    in :func:`run_batch`)."""
     if executor.needs_coroutine and not task.is_coroutine:
         return f"{executor.name} needs an async def function; this one is synchronous"
     reason = executor.unavailable()
-    if reason is None and executor.ships:
-        checked = _PICKLED.get(task)
-        if checked is None or checked[0] is not items:
-            checked = _PICKLED[task] = (items, pickling_problem(task, items))
-        reason = checked[1]
+    if reason is None and executor.pickles:
+        by_name, by_value = shipping.problems(task, items)
+        reason = by_value if executor.by_value else by_name
     return reason
 
 
@@ -266,6 +237,17 @@ def run_asyncio(batch: Batch) -> Ran:
 def run_processes(batch: Batch) -> Ran:
     rows = run_in_pool(cf.ProcessPoolExecutor(max_workers=batch.workers), Timed(batch.task),
                         batch.items, batch.chunksize, batch.count)
+    return Ran(rows, peak_of(rows))
+
+
+def run_loky(batch: Batch) -> Ran:
+    """loky's reusable executor, started for this trial and shut down after it (timed
+    from start-up, as the user's first batch pays it): cloudpickle ships the function and
+    its inputs by value, so a closure, a lambda or a function of ``__main__`` runs too."""
+    from loky import get_reusable_executor  # its workers die with it: a BrokenProcessPool
+
+    pool = get_reusable_executor(max_workers=batch.workers, reuse=False, timeout=300)
+    rows = run_in_pool(pool, Timed(batch.task), batch.items, batch.chunksize, batch.count)
     return Ran(rows, peak_of(rows))
 
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import select
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from concdoctor import environment, protocol
 from concdoctor.child import batch, tracing
+from concdoctor.child.reaper import Reaper, helpers
 from concdoctor.child.resolve import Resolved, ResolveError, resolve_job
 from concdoctor.protocol import (
     Exit,
@@ -31,6 +34,8 @@ from concdoctor.protocol import (
 from concdoctor.target import Job
 
 PR_SET_PTRACER = 0x59616D61
+FINAL_WAIT = 60.0
+"""Seconds the child, done, waits for the parent to end it before it exits by itself."""
 
 
 @dataclass
@@ -78,41 +83,73 @@ def gil_enabled() -> bool:
 
 # -- entry points -------------------------------------------------------------------------
 
-def serve(channel: Channel, resolve: Callable[[], Resolved]) -> None:
-    """Resolve, report readiness, then obey requests until told to exit."""
+def serve(channel: Channel, resolve: Callable[[], Resolved], reaper: Reaper) -> None:
+    """Resolve, report readiness, then obey requests until told to exit. What the target
+    leaves running is swept after each phase and when the child is done (``reaper``)."""
+    run: batch.ChildState | None = None
     try:
-        resolved = resolve()
-    except ResolveError as exc:
-        channel.send(Failed(exc.category, "resolve", str(exc), exc.detail))
-        return
-    channel.send(Ready(
-        protocol=protocol.PROTOCOL_VERSION, location=os.path.dirname(__file__),
-        pid=os.getpid(), thread_id=threading.get_native_id(),
-        thread_ident=threading.get_ident(), tasks=resolved.total,
-        is_coroutine=resolved.task.is_coroutine, input_source=resolved.input_source,
-        start_method=environment.start_method(), inputs_called=resolved.inputs_called,
-        held=len(resolved.items), gil_enabled=gil_enabled()))
-    run = batch.ChildState(resolved, close_fds=channel.fds())
-    try:
-        while True:
-            request = _concdoctor_wait(channel)
-            if isinstance(request, RunBaseline):
-                channel.send(batch.run_baseline(run, request, channel.send))
-            elif isinstance(request, RunTrial):
-                channel.send(batch.run_trial(run, request, channel.send))
-            elif isinstance(request, RunYappi):
-                channel.send(tracing.profile_tasks(resolved.task, run.tasks,
-                                                   budget=request.budget,
-                                                   cpu_budget=request.cpu_budget))
-                return  # a yappi pass may leave a task running: only exiting ends it
-            else:
-                return
+        try:
+            resolved = resolve()
+        except ResolveError as exc:
+            channel.send(Failed(exc.category, "resolve", str(exc), exc.detail))
+            return
+        channel.send(Ready(
+            protocol=protocol.PROTOCOL_VERSION, location=os.path.dirname(__file__),
+            pid=os.getpid(), thread_id=threading.get_native_id(),
+            thread_ident=threading.get_ident(), tasks=resolved.total,
+            is_coroutine=resolved.task.is_coroutine, input_source=resolved.input_source,
+            start_method=environment.start_method(), inputs_called=resolved.inputs_called,
+            held=len(resolved.items), gil_enabled=gil_enabled(),
+            containment=reaper.containment))
+        run = batch.ChildState(resolved, close_fds=channel.fds())
+        _obey(channel, run, reaper)
     finally:
-        run.close()
+        if run is not None:
+            run.close()
+        _done(channel, reaper)
 
 
-def serve_callable(channel: Channel, func: Callable[..., Any], items: Sequence[Any],
-                   repeat: bool) -> None:
+def _obey(channel: Channel, run: batch.ChildState, reaper: Reaper) -> None:
+    while True:
+        request = _concdoctor_wait(channel)
+        if isinstance(request, RunYappi):
+            channel.send(tracing.profile_tasks(run.resolved.task, run.tasks,
+                                               budget=request.budget,
+                                               cpu_budget=request.cpu_budget))
+            return  # a yappi pass may leave a task running: only the child's end ends it
+        if isinstance(request, RunBaseline):
+            answer: protocol.Answer = batch.run_baseline(run, request, channel.send)
+        elif isinstance(request, RunTrial):
+            answer = batch.run_trial(run, request, channel.send)
+        else:
+            return
+        rerun = {run.rerun.pid} if run.rerun is not None else set()
+        swept = reaper.sweep(helpers(between_phases=True) | rerun)
+        if swept.ended or swept.kept:
+            channel.send(swept)
+        channel.send(answer)
+
+
+def _done(channel: Channel, reaper: Reaper) -> None:
+    """The last sweep, then wait for the parent to end this process: it freezes and
+    kills the child's tree (or its cgroup) at once, so that a process a thread of the
+    target starts after this sweep cannot outlive the child either."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        channel.send(reaper.sweep(helpers(between_phases=False), final=True))
+        fd = channel.commands.fileno()
+        deadline = time.monotonic() + FINAL_WAIT
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+            if ready and not os.read(fd, 4096):
+                return  # the parent is gone: nobody will end this process
+    except (OSError, ValueError):
+        return  # the channel is closed: the parent is gone
+
+
+def serve_callable(channel: Channel, reaper: Reaper, func: Callable[..., Any],
+                   items: Sequence[Any], repeat: bool) -> None:
     """``serve`` for a callable inherited through ``fork`` (the pytest fixture's)."""
     from concdoctor.child.resolve import make_task
 
@@ -120,19 +157,23 @@ def serve_callable(channel: Channel, func: Callable[..., Any], items: Sequence[A
         task = make_task(func, pass_item=not repeat)
         return Resolved(task, items, "repeat" if repeat else "inputs")
 
-    serve(channel, resolve)
+    serve(channel, resolve, reaper)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """``JOB CMD MSG [--cgroup PATH] [--keep-detached]``: the job file, the channel's
+    descriptors, the cgroup to join first of all, and what to do with detached helpers."""
     args = list(sys.argv[1:] if argv is None else argv)
-    job_path, cmd_fd, msg_fd = args[0], int(args[1]), int(args[2])
+    job_path, cmd_fd, msg_fd, flags = args[0], int(args[1]), int(args[2]), args[3:]
+    cgroup = flags[flags.index("--cgroup") + 1] if "--cgroup" in flags else None
+    reaper = Reaper.start(cgroup, keep_detached="--keep-detached" in flags)
     with open(job_path, encoding="utf-8") as handle:
         job = Job.from_dict(json.load(handle))
     allow_tracer(os.getppid())
     channel = Channel(os.fdopen(cmd_fd, "r", encoding="utf-8"),
                       os.fdopen(msg_fd, "w", encoding="utf-8"))
     try:
-        serve(channel, lambda: resolve_job(job))
+        serve(channel, lambda: resolve_job(job), reaper)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -10,8 +10,12 @@ slack the run has left.
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from concdoctor.diagnosis import FunctionStat
@@ -30,8 +34,9 @@ def profile_tasks(
     except ImportError:
         return YappiDone(False, "yappi is not installed: pip install yappi")
     sample = list(items[:max_tasks])
-    wall = _one_pass(yappi, "wall", run_one, sample, budget)
-    cpu = _one_pass(yappi, "cpu", run_one, sample, budget if cpu_budget is None else cpu_budget)
+    wall, covered = _one_pass(yappi, "wall", run_one, sample, budget)
+    cpu, _ = _one_pass(yappi, "cpu", run_one, sample,
+                       budget if cpu_budget is None else cpu_budget)
     functions = []
     for key, row in wall.items():
         # The passes may cover different amounts of work (each stops at its budget), so
@@ -43,16 +48,27 @@ def profile_tasks(
         functions.append(FunctionStat(**row, wall_seconds=wall_seconds,
                                       cpu_seconds=min(cpu_seconds, wall_seconds)))
     functions.sort(key=lambda f: max(f.wall_seconds, f.cpu_seconds), reverse=True)
-    return YappiDone(True, functions=tuple(functions[:limit]), tasks=len(sample))
+    return YappiDone(True, functions=tuple(functions[:limit]), tasks=len(sample),
+                     traced_seconds=round(covered.seconds, 6), tasks_done=covered.tasks_done)
+
+
+@dataclass(frozen=True)
+class _Covered:
+    """What a pass traced: for how long, and how many tasks it saw to their end."""
+
+    seconds: float
+    tasks_done: int
 
 
 def _one_pass(yappi: Any, clock: str, run_one: Callable[[Any], Any], sample: list[Any],
-              budget: float) -> dict[tuple[str, int, str], dict[str, Any]]:
+              budget: float) -> tuple[dict[tuple[str, int, str], dict[str, Any]], _Covered]:
     """One traced pass of at most ``budget`` seconds. A task still in flight when it ends
     goes on untraced (its thread may compete with the next pass: CPU time is per thread,
-    and times are compared per call, so that only shortens the next pass)."""
+    and times are compared per call, so that only shortens the next pass); the calls it
+    was in are counted as ``unfinished``."""
     done = threading.Event()
     stop = threading.Event()
+    finished = [0]
 
     def work() -> None:
         try:
@@ -60,6 +76,7 @@ def _one_pass(yappi: Any, clock: str, run_one: Callable[[Any], Any], sample: lis
                 if stop.is_set():
                     break
                 run_one(item)
+                finished[0] += 1
         except BaseException:  # the baseline already reported failures; a pass just ends
             pass
         finally:
@@ -69,9 +86,12 @@ def _one_pass(yappi: Any, clock: str, run_one: Callable[[Any], Any], sample: lis
     yappi.set_clock_type(clock)
     yappi.start(builtins=True, profile_threads=True)
     worker = threading.Thread(target=work, name=f"concdoctor-yappi-{clock}", daemon=True)
+    start = time.perf_counter()
     worker.start()
     done.wait(max(budget, 0.01))
+    running = _on_stack(worker.ident)
     yappi.stop()
+    covered = _Covered(time.perf_counter() - start, finished[0])
     stop.set()
     ctx_ids = [t.id for t in yappi.get_thread_stats() if t.tid == worker.ident]
     stats = yappi.get_func_stats(ctx_id=ctx_ids[0]) if ctx_ids else yappi.get_func_stats()
@@ -80,11 +100,25 @@ def _one_pass(yappi: Any, clock: str, run_one: Callable[[Any], Any], sample: lis
         if stat.name in _SKIP_NAMES or _is_own(stat.module):
             continue
         key = (stat.module, stat.lineno, stat.name)
+        unfinished = min(running[(stat.module, stat.lineno)], stat.ncall)
         rows[key] = {"name": _display_name(stat), "file": stat.module, "line": stat.lineno,
                      "calls": stat.ncall, "self_seconds": stat.tsub,
+                     "total_seconds": stat.ttot, "unfinished": unfinished,
                      "builtin": bool(stat.builtin)}
     yappi.clear_stats()
-    return rows
+    return rows, covered
+
+
+def _on_stack(ident: int | None) -> Counter[tuple[str, int]]:
+    """The Python functions on thread ``ident``'s stack now, by file and first line (as
+    yappi's ``module`` and ``lineno`` name them), each with its depth of recursion: the
+    calls still running."""
+    frame = sys._current_frames().get(ident) if ident is not None else None
+    running: Counter[tuple[str, int]] = Counter()
+    while frame is not None:
+        running[(frame.f_code.co_filename, frame.f_code.co_firstlineno)] += 1
+        frame = frame.f_back
+    return running
 
 
 def _is_own(module: str) -> bool:

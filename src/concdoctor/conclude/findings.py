@@ -5,16 +5,19 @@ Pure functions over the diagnosis data, so they are tested with hand-built value
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 from concdoctor import executors as registry
 from concdoctor.decide import limits
+from concdoctor.descendants import GRACE_SECONDS
 from concdoctor.diagnosis import (
     Classification,
     Confirmation,
     Environment,
     Evidence,
     FunctionStat,
+    Leftover,
     Recommendation,
     StackSamples,
     Workload,
@@ -169,3 +172,34 @@ def memory_bound(recommendation: Recommendation | None, evidence: Evidence | Non
 
 def _mib(value: int) -> str:
     return f"{value / (1 << 20):,.0f} MiB"
+
+
+LISTED_COMMANDS = 3
+"""Commands a note names; the rest are counted."""
+
+
+def tally(seen: Iterable[tuple[str, bool]]) -> tuple[Leftover, ...]:
+    """``(command, kept)`` per process left running, by command, most frequent first."""
+    return tuple(Leftover(command, count, kept)
+                 for (command, kept), count in Counter(seen).most_common())
+
+
+def left_running(left: Sequence[Leftover]) -> str | None:
+    """What the target left running, and what became of it: every trial runs the batch
+    again, so a helper started per call and never ended would pile up."""
+    parts = []
+    for kept in (False, True):
+        rows = [row for row in left if row.kept is kept]
+        count = sum(row.count for row in rows)
+        if not count:
+            continue
+        listed = ", ".join(f"{row.command} ×{row.count}" for row in rows[:LISTED_COMMANDS])
+        more = (f" and {len(rows) - LISTED_COMMANDS} other commands"
+                if len(rows) > LISTED_COMMANDS else "")
+        what = ("left running at --keep-detached (they outlive concdoctor)" if kept else
+                f"ended by concdoctor (SIGTERM, then SIGKILL after {GRACE_SECONDS:g} s)")
+        parts.append(f"{count} {'process' if count == 1 else 'processes'} {what}: "
+                     f"{listed}{more}")
+    if not parts:
+        return None
+    return "the target left processes running: " + "; ".join(parts)

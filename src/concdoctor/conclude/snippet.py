@@ -15,7 +15,9 @@ from concdoctor import executors as registry
 from concdoctor.diagnosis import Diagnosis
 
 COMMENT_WIDTH = 88
-MAIN_GUARD = 'if __name__ == "__main__":  # worker processes import this module again'
+FRESH_START = ("spawn", "forkserver")
+"""Start methods whose workers import the main module again: the guard keeps them from
+running the batch themselves, and the function must import by name."""
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,14 @@ def _names(d: Diagnosis) -> Names:
     imports: list[str] = []
     note = None
     func = attribute
+    by_value = _by_value(d)
     if "<locals>" in attribute or "<lambda>" in attribute:
-        note = (f"{attribute} is defined inside a function: define it at module level "
-                "to import it (and to run it on processes)")
-        func = attribute.replace("<locals>.", "").replace("<lambda>", "func")
+        note = (f"{attribute} is defined inside a function: run this where it is defined"
+                if by_value else f"{attribute} is defined inside a function: define it at "
+                "module level to import it (and to run it on processes)")
+        func = attribute.rpartition(".")[2].replace("<lambda>", "func")
+    elif where == "__main__":
+        note = f"{attribute} is defined in your main script or notebook: paste this there"
     else:
         imports.append(_import(where, attribute.split(".")[0]))
     workload = d.workload
@@ -67,6 +73,18 @@ def _names(d: Diagnosis) -> Names:
         inputs = "inputs"
         note = note or f"inputs: your {workload.tasks} inputs, one per call"
     return Names(tuple(dict.fromkeys(imports)), func, inputs, note)
+
+
+def _by_value(d: Diagnosis) -> bool:
+    rec = d.recommendation
+    return bool(rec and registry.known(rec.executor) and registry.get(rec.executor).by_value)
+
+
+def _guard(d: Diagnosis) -> str:
+    """The main-module guard, saying which start method needs it."""
+    method = d.environment.start_method
+    starts = method if method in FRESH_START else "spawn / forkserver"
+    return f'if __name__ == "__main__":  # {starts} workers import this module again'
 
 
 def _import(where: str, name: str) -> str:
@@ -115,7 +133,7 @@ def pool_body(d: Diagnosis, names: Names) -> list[str]:
     block = [f"with {pool}(max_workers={rec.workers}) as pool:", *work]
     if not registry.get(rec.executor).ships:
         return lines + block
-    return lines + [MAIN_GUARD, *("    " + line for line in block)]
+    return lines + [_guard(d), *("    " + line for line in block)]
 
 
 def hybrid_body(d: Diagnosis, names: Names) -> list[str]:
@@ -143,7 +161,7 @@ def hybrid_body(d: Diagnosis, names: Names) -> list[str]:
         lines += ["", "def run_chunk(chunk):",
                   f"    with ThreadPoolExecutor(max_workers={inner}) as threads:",
                   f"        return list(threads.map({run_one}, chunk))"]
-    return lines + ["", "", MAIN_GUARD,
+    return lines + ["", "", _guard(d),
                     f"    items = list({items})",
                     f"    chunks = [items[i:i + {size}] for i in range(0, len(items), {size})]",
                     f"    with ProcessPoolExecutor(max_workers={rec.workers}) as pool:",
@@ -152,6 +170,8 @@ def hybrid_body(d: Diagnosis, names: Names) -> list[str]:
 
 
 def dask_body(d: Diagnosis, names: Names) -> list[str]:
+    """``Client.map`` and ``gather``; on a cluster, what the scheduler needs of the code
+    (concdoctor's own trials send it by value, which a plain ``map`` does not)."""
     rec = d.recommendation
     assert rec is not None
     where = d.environment.cluster
@@ -160,11 +180,40 @@ def dask_body(d: Diagnosis, names: Names) -> list[str]:
     items = names.inputs or f"range({d.workload.tasks})"
     call = names.func if names.inputs is not None else f"lambda _: {names.func}()"
     lines = _header(names.imports, "from dask.distributed import Client")
-    where_note = [] if where else [
+    where_note = ["    # " + line for line in textwrap.wrap(
+        "dask unpickles the task graph on the scheduler as well as on the workers: both "
+        "need this code installed, or sent with client.upload_file(path), which reaches "
+        "both", COMMENT_WIDTH - 6)] if where else [
         "    # a cluster on this machine; give a scheduler's address to use yours"]
-    return lines + [MAIN_GUARD, *where_note, f"    with {connect} as client:",
+    return lines + [_guard(d), *where_note, f"    with {connect} as client:",
                     f"        futures = client.map({call}, {items}, pure=False)",
                     "        results = client.gather(futures)"]
+
+
+def loky_body(d: Diagnosis, names: Names) -> list[str]:
+    """loky's reusable executor (joblib's): it pickles the function and the inputs with
+    cloudpickle, by value where they do not import by name, and starts its workers as
+    fresh interpreters that do not run ``__main__`` again, whatever the start method: the
+    lines work pasted into a script, under a function, or in a notebook."""
+    rec = d.recommendation
+    assert rec is not None
+    why = ("loky ships the function and its inputs by value (cloudpickle), so a closure, a "
+           "lambda or a function of __main__ reaches its worker processes; "
+           "ProcessPoolExecutor sends functions by name, which they cannot import. "
+           "pip install loky")
+    lines = ["# " + line for line in textwrap.wrap(why, COMMENT_WIDTH - 2)]
+    lines += _header(names.imports, *(["import asyncio"] if d.workload.is_coroutine else ()),
+                     "from loky import get_reusable_executor")
+    call, items = names.func, names.inputs or f"range({d.workload.tasks})"
+    if d.workload.is_coroutine or names.inputs is None:
+        call = "run_one"
+        one = f"asyncio.run({_call(names, 'item')})" if d.workload.is_coroutine else (
+            _call(names, "item"))
+        lines += ["", "def run_one(item):", f"    return {one}", "", ""]
+    chunk = f", chunksize={rec.chunksize}" if rec.chunksize > 1 else ""
+    # no main-module guard: loky's workers never run __main__, whatever the start method
+    return lines + [f"pool = get_reusable_executor(max_workers={rec.workers})  # reused later",
+                    f"results = list(pool.map({call}, {items}{chunk}))"]
 
 
 def asyncio_body(d: Diagnosis, names: Names) -> list[str]:

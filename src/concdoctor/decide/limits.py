@@ -64,7 +64,7 @@ def _soft(which: int, share: float, reserve: int) -> int | None:
 def worker_bytes(entry: registry.Executor, task_bytes: int, inner: int = 1) -> int:
     """What one worker of ``entry`` takes: its calls in flight, and its own interpreter
     when it is a process (or a sub-interpreter)."""
-    own = PROCESS_BYTES if entry.ships else 0
+    own = PROCESS_BYTES if entry.pickles else 0
     return own + task_bytes * (inner if entry.nested else 1)
 
 

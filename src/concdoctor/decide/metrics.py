@@ -71,8 +71,9 @@ class TargetFacts:
     """Worker threads of the dask cluster given (--cluster); 0 without one."""
 
     def available(self, executor: Executor) -> bool:
-        """Whether ``executor`` can run this batch: this Python has it, and it ships
-        nothing that does not pickle."""
+        """Whether ``executor`` can run this batch: this Python has it, and, when it
+        ships by name, the function and the data pickle by name (what a pool that ships
+        by value needs is the evidence's ``value_problem``: :func:`build_metrics`)."""
         return (executor.name not in self.unavailable
                 and not (executor.ships and self.process_problem))
 
@@ -136,7 +137,9 @@ def build_metrics(evidence: Evidence, classification: Classification, workload: 
         "files_limit": environment.files_limit or 0,
         "bytes_per_task": evidence.bytes_per_task,
     }
-    metrics.update({f"{e.name}_available": facts.available(e) for e in registry.pools()})
+    # a pool that ships by value takes what pickles by value only, and no more
+    metrics.update({f"{e.name}_available": facts.available(e)
+                    and not (e.by_value and evidence.value_problem) for e in registry.pools()})
     return metrics
 
 

@@ -64,6 +64,8 @@ class ConcdoctorFixture:
         trials: int | None = None,
         adaptive: bool | None = None,
         timeout: float | None = None,
+        keep_detached: bool | None = None,
+        start_method: str | None = None,
         sampling: bool | None = None,
         rate: int | None = None,
         budget: float | None = None,
@@ -85,8 +87,9 @@ class ConcdoctorFixture:
         diagnosis = api.profile(
             func, inputs, repeat=repeat, inputs_from=inputs_from, rules=rules,
             confirm=confirm, compare_all=compare_all, compare=compare, cluster=cluster,
-            trials=trials, adaptive=adaptive, timeout=timeout, sampling=sampling, rate=rate,
-            budget=budget, seed=seed, sample=sample, memory_limit=memory_limit,
+            trials=trials, adaptive=adaptive, timeout=timeout, keep_detached=keep_detached,
+            sampling=sampling, rate=rate, budget=budget, seed=seed, sample=sample,
+            memory_limit=memory_limit, start_method=start_method,
             options=self.settings.options.given(**spec.defaults()),
             command=shlex.join(["pytest", self.nodeid]))
         self.diagnoses.append(diagnosis)

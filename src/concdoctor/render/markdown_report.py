@@ -67,7 +67,7 @@ class MarkdownRenderer(Renderer):
             lines += _evidence(d.evidence)
         lines += _executors(d)
         lines += _scaling(d)
-        if d.evidence is not None and d.evidence.top_functions:
+        if d.evidence is not None and d.evidence.stacks:
             lines += _functions(d.evidence)
         lines += ["### Environment", ""]
         lines += [*table(["Setting", "Value"], wording.environment_rows(d)), ""]
@@ -151,15 +151,13 @@ def _scaling(d: Diagnosis) -> list[str]:
 
 
 def _functions(ev: Evidence) -> list[str]:
-    rows = [
-        (f.name, f"{f.file}:{f.line}" if f.file else "–", f.calls,
-         wording.seconds(f.cpu_seconds), wording.seconds(f.wall_seconds),
-         "yes" if f.builtin else "")
-        for f in ev.top_functions
-    ]
-    header = ["Function", "Location", "Calls", "CPU", "Wall", "Builtin"]
-    body = table(header, rows, ["l", "l", "r", "r", "r", "c"])
-    return ["### Top functions (yappi)", "", *body, ""]
+    rows = [(f.name, f.location, f.total, f.self, f.time, f.calls, f.per_call)
+            for f in wording.function_rows(ev)]
+    header = ["Function", "Location", "Total", "Self", "Time", "Calls", "Per call"]
+    body = table(header, rows, ["l", "l", "r", "r", "r", "r", "r"])
+    note = wording.functions_note(ev)
+    return [f"### {wording.FUNCTIONS_TITLE}", "", md(f"From {wording.FUNCTIONS_SOURCE}."),
+            "", *body, "", *([md(note), ""] if note else [])]
 
 
 def _code_block(code: str) -> list[str]:

@@ -50,21 +50,21 @@ class TerminalRenderer(Renderer):
         from rich.console import Console
 
         console = console or Console(highlight=False)
-        for renderable in _renderables(paths.for_readers(diagnosis)):
+        for renderable in _renderables(paths.for_readers(diagnosis), console.width):
             console.print(renderable)
 
 
-def _renderables(d: Diagnosis) -> list[RenderableType]:
+def _renderables(d: Diagnosis, width: int = 100) -> list[RenderableType]:
     from rich.text import Text
 
     parts: list[RenderableType] = [_verdict(d)]
     if d.evidence is not None:
         parts.append(_evidence(d.evidence))
-        if d.evidence.top_functions:
-            parts.append(_functions(d.evidence))
+        if d.evidence.stacks:
+            parts.append(_functions(d.evidence, width))
     rows = wording.executor_rows(d)
     if rows:
-        parts.append(_executors(d, rows))
+        parts.append(_executors(d, rows, width))
     if d.scaling:
         parts.append(_scaling(d))
     parts.append(Text(wording.environment_summary(d), style="dim"))
@@ -151,41 +151,74 @@ def _evidence(ev: Evidence) -> RenderableType:
     return Panel(grid, title="Evidence", title_align="left", border_style="dim")
 
 
-def _functions(ev: Evidence) -> RenderableType:
+def _functions(ev: Evidence, width: int) -> RenderableType:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="Top functions (yappi)", title_justify="left", expand=False)
-    table.add_column("Function", overflow="fold")
-    table.add_column("Location", overflow="fold", style="dim")
-    for header in ("Calls", "CPU", "Wall"):
+    table = Table(title=wording.FUNCTIONS_TITLE, title_justify="left", expand=False,
+                  caption=wording.functions_note(ev), caption_justify="left")
+    rows = wording.function_rows(ev)
+    numbers = [(f.total, f.self, f.time, f.calls, f.per_call) for f in rows]
+    headers = ("Total", "Self", "Time", "Calls", "Per call")
+    # the name over its file and line: two lines, each cut at its start to fit
+    room = max(16, width - _widths(headers, numbers) - _OVERHEAD * (len(headers) + 1) - 1)
+    table.add_column("Function", no_wrap=True)
+    for header in headers:
         table.add_column(header, justify="right", no_wrap=True)
-    table.add_column("Builtin", justify="center")
-    for f in ev.top_functions:
-        location = f"{f.file}:{f.line}" if f.file else "–"
-        table.add_row(Text(f.name), Text(location), str(f.calls), wording.seconds(f.cpu_seconds),
-                      wording.seconds(f.wall_seconds), "yes" if f.builtin else "")
+    for f, cells in zip(rows, numbers):
+        name = Text(_fit(f.name, room))
+        name.append(f"\n{_fit(f.location, room)}", style="dim")
+        table.add_row(name, *cells)
     return table
 
 
-def _executors(d: Diagnosis, rows: list[wording.ExecutorRow]) -> RenderableType:
+_OVERHEAD = 3
+"""What a column of a rich table costs beside its text: padding either side, a border."""
+_NOTE_AT = 2
+"""An outcome longer than this many lines of its column goes below the table."""
+
+
+def _widths(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> int:
+    """The widest of each column's header and cells, summed."""
+    return sum(max(len(text) for text in (header, *(row[i] for row in rows)))
+               for i, header in enumerate(headers))
+
+
+def _fit(text: str, room: int) -> str:
+    """``text`` cut at its start to ``room`` characters: a path's tail is what says most."""
+    return text if len(text) <= room else "…" + text[len(text) - room + 1:]
+
+
+def _executors(d: Diagnosis, rows: list[wording.ExecutorRow], width: int) -> RenderableType:
+    """The executors measured. An outcome too long for two lines of its column (the
+    table is as wide as the terminal) goes below the table as a numbered note."""
     from rich.table import Table
     from rich.text import Text
 
+    headers = ("Executor", "Median", "Speedup", "Results", "Memory/worker")
+    cells = [(r.label, wording.seconds(r.median_seconds), wording.times(r.speedup), r.results,
+              r.memory) for r in rows]
+    shown = [i for i in range(len(headers))  # a column with nothing in it goes
+             if i < 3 or any(row[i] != "–" for row in cells)]
+    headers = tuple(headers[i] for i in shown)
+    cells = [tuple(row[i] for i in shown) for row in cells]
+    room = max(12, width - _widths(headers, cells) - _OVERHEAD * (len(headers) + 1) - 1)
     table = Table(title="Executors measured", title_justify="left")
-    table.add_column("Executor", no_wrap=True)
-    table.add_column("Median", justify="right", no_wrap=True)
-    table.add_column("Speedup", justify="right", no_wrap=True)
-    table.add_column("Results", no_wrap=True)
-    table.add_column("Memory/worker", justify="right", no_wrap=True)
+    for index, header in enumerate(headers):
+        table.add_column(header, justify="right" if index in (1, 2, 4) else "left",
+                         no_wrap=True)
     table.add_column("Outcome", overflow="fold")
-    for r in rows:
+    numbered: list[str] = []
+    for r, (label, *figures) in zip(rows, cells):
         style = ("bold green" if r.recommended else "red" if r.verdict.startswith("unsafe")
                  else "dim" if r.skipped else "")
-        table.add_row(Text(r.label, style=style), wording.seconds(r.median_seconds),
-                      wording.times(r.speedup), Text(r.results), r.memory,
-                      Text(r.verdict, style=style))
+        outcome = r.verdict
+        if len(outcome) > _NOTE_AT * room - 10:  # a margin for wrapping at words
+            numbered.append(f"{len(numbered) + 1}. {label}: {outcome}")
+            outcome = f"see note {len(numbered)}"
+        table.add_row(Text(label, style=style), *figures, Text(outcome, style=style))
     notes = [d.confirmation.note] if d.confirmation and d.confirmation.note else []
+    notes += numbered
     notes += [f"Not on this Python: {line}" for line in wording.unavailable_lines(d)]
     if notes:
         table.caption = Text("\n".join(notes), justify="left")
@@ -196,15 +229,13 @@ def _scaling(d: Diagnosis) -> RenderableType:
     from rich.table import Table
 
     header, rows = wording.scaling_rows(d)
-    table = Table(title=f"Predicted speedup by workers, {d.environment.cpu_count} cores "
-                        "(* measured)", title_justify="left")
+    table = Table(title=f"Predicted speedup by workers, {d.environment.cpu_count} cores",
+                  title_justify="left", caption_justify="left")
     for index, name in enumerate(header):
         table.add_column(name, justify="left" if index == 0 else "right", no_wrap=True)
     for row in rows:
         table.add_row(*row)
-    more = wording.more_cores_text(d)
-    if more:
-        table.caption = more
+    table.caption = " ".join(filter(None, ("* measured.", wording.more_cores_text(d))))
     return table
 
 

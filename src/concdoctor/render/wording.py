@@ -12,10 +12,12 @@ or confirmation missing) and with degraded evidence (fractions ``None``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from concdoctor import executors as registry
-from concdoctor.diagnosis import Diagnosis, Evidence
+from concdoctor.conclude import functions
+from concdoctor.diagnosis import Diagnosis, Environment, Evidence
 from concdoctor.executors import SEQUENTIAL
 from concdoctor.render.executor_table import (  # noqa: F401 - worded here for every renderer
     ExecutorRow,
@@ -218,10 +220,19 @@ def environment_rows(d: Diagnosis) -> list[tuple[str, str]]:
         ("Free-threaded build", "yes" if env.free_threaded_build else "no"),
         ("GIL enabled", "yes" if env.gil_enabled else "no"),
         ("CPU count", str(env.cpu_count)),
-        ("Start method", env.start_method or "–"),
+        ("Start method", start_methods(env) or "–"),
         ("Platform", env.platform or "–"),
+        ("Processes held by", CONTAINMENT.get(env.containment or "", "–")),
         ("Tools", tools or "–"),
     ]
+
+
+CONTAINMENT = {
+    "cgroup": "a cgroup of their own (nothing escapes)",
+    "subreaper": "the child, a subreaper (orphans come back to it)",
+    "process group": "the child's process group (detached ones may escape)",
+}
+"""What held the processes the target started (``environment.containment``), worded."""
 
 
 def environment_summary(d: Diagnosis) -> str:
@@ -230,7 +241,7 @@ def environment_summary(d: Diagnosis) -> str:
     gil = "GIL enabled" if env.gil_enabled else "GIL disabled"
     build = ", free-threaded build" if env.free_threaded_build else ""
     parts = [f"Python {env.python} ({env.implementation}, {gil}{build})",
-             f"{env.cpu_count} CPUs", env.start_method, env.platform]
+             f"{env.cpu_count} CPUs", start_methods(env), env.platform]
     tools = dict(environment_rows(d))["Tools"]
     parts.append(tools)
     return " · ".join(p for p in parts if p and p != "–")
@@ -259,3 +270,50 @@ def failure_text(d: Diagnosis) -> str | None:
 
 
 # -- executors ----------------------------------------------------------------------------
+
+
+# -- the function table ---------------------------------------------------------------------
+
+FUNCTIONS_TITLE = "Where the task's time went"
+FUNCTIONS_SOURCE = "Shares and times: every py-spy sample of the baseline."
+
+
+@dataclass(frozen=True)
+class FunctionCells:
+    """One function of the table, worded: shares and time from the samples, calls and
+    time per call from yappi."""
+
+    name: str
+    location: str
+    total: str
+    self: str
+    time: str
+    calls: str
+    per_call: str
+    states: tuple[float, float, float]
+
+
+def function_rows(ev: Evidence) -> list[FunctionCells]:
+    rows = []
+    for row in functions.table(ev):
+        per_call = (seconds(row.per_call) if row.per_call is not None
+                    else "unfinished" if row.unfinished else "–")
+        rows.append(FunctionCells(
+            row.name.replace(".<locals>", ""),  # outer.inner: the qualified name, shorter
+            f"{row.file}:{row.line}" if row.file else "–", percent(row.total),
+            percent(row.self), seconds(row.seconds),
+            f"{row.calls:,}" if row.calls is not None else "–", per_call, row.states))
+    return rows
+
+
+def functions_note(ev: Evidence) -> str:
+    """Where the table's figures come from, for under it: what yappi's pass covered."""
+    return " ".join(filter(None, (FUNCTIONS_SOURCE, functions.coverage(ev))))
+
+
+def start_methods(env: Environment) -> str:
+    """The start method the process pools used, and each pool that starts its workers
+    its own way (``fork; loky: loky``)."""
+    own = [f"{pool}: {method}" for pool, method in env.start_methods.items()
+           if method != env.start_method]
+    return "; ".join([env.start_method, *own]) if env.start_method else ""

@@ -1,0 +1,13 @@
+"""Reads lines from stdin and handles each one: the program's input passes through."""
+
+import sys
+import time
+
+
+def handle(line: str) -> str:
+    time.sleep(0.02)
+    return line.strip().upper()
+
+
+for line in sys.stdin:
+    print(handle(line), flush=True)

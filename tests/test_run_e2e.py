@@ -1,0 +1,126 @@
+"""``concdoctor run`` end to end: the real CLI in a subprocess, the real py-spy, on whole
+programs (``examples/programs``) and on misbehaving ones (``tests/targets/programs``).
+
+The ``cli`` fixture of the fault tests marks every run's environment and fails a test
+whose processes outlive it; the autouse check fails one that leaves children of pytest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from test_faults import Cli, Result, cli, no_descendants_left  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.e2e
+EXAMPLES = ROOT / "examples" / "programs"
+PROGRAMS = Path(__file__).resolve().parent / "targets" / "programs"
+
+
+def run(cli: Cli, *args: str | Path, stdin: bytes | None = None) -> Result:
+    json_path = cli.tmpdir.parent / "run.json"
+    if stdin is None:  # concdoctor's options go before the script: json_path stays None
+        result = cli.run("run", "--json", json_path, *args)
+        result.json_path = json_path
+        return result
+    done = subprocess.run(cli.command("run", "--json", json_path, *args), cwd=cli.cwd,
+                          env=cli.env(), input=stdin, capture_output=True, timeout=120)
+    return Result(done.returncode, done.stdout.decode(), done.stderr.decode(), 0.0,
+                  cli.tmpdir, json_path)
+
+
+def top(result: Result) -> dict:
+    candidates = result.report()["program"]["candidates"]
+    assert candidates, result.explain()
+    return candidates[0]
+
+
+@pytest.mark.parametrize(("script", "args", "output", "function", "kind", "loop"), [
+    ("fetch_loop.py", ["30"], "fetched 30 pages", "fetch", "io_bound", 31),
+    ("cpu_loop.py", ["10"], "best score", "score", "python_cpu_bound", 31),
+    ("shared_loop.py", [], "final total 435", "step", "io_bound", 25),
+])
+def test_the_loop_that_takes_the_run_is_the_top_candidate(
+        cli: Cli, script: str, args: list[str], output: str, function: str, kind: str,
+        loop: int) -> None:
+    result = run(cli, EXAMPLES / script, *args)
+    assert result.returncode == 0, result.explain()
+    assert output in result.stdout  # the program's own output passes through
+    best = top(result)
+    assert best["function"] == f"{EXAMPLES / script}:{function}"
+    assert best["loop"] == f"{EXAMPLES / script}:{loop}"
+    assert (best["kind"], best["picklable"]) == (kind, True), best
+    assert best["share"] > 0.4 and best["calls"] >= 10
+    assert f"calls of {function}()" in result.stdout
+    program = result.report()["program"]
+    assert program["exit_code"] == 0 and program["recorder_overhead"]["fraction"] < 0.5
+
+
+def test_a_module_runs_as_python_dash_m_runs_it(cli: Cli) -> None:
+    shutil.copy(EXAMPLES / "fetch_loop.py", cli.cwd / "fetch_module.py")
+    result = run(cli, "-m", "fetch_module", "12")
+    assert result.returncode == 0, result.explain()
+    assert "fetched 12 pages" in result.stdout
+    assert top(result)["function"].endswith("fetch_module.py:fetch")
+    assert result.report()["program"]["argv"] == ["fetch_module", "12"]
+
+
+@pytest.mark.parametrize(("script", "stderr", "exit_code"), [
+    ("exits.py", "the program exited with code 3", 3),
+    ("raises.py", "the program exited with code 1", 1),
+    ("crashes.py", "killed by signal SIGSEGV", None),
+])
+def test_a_failing_program_gets_a_line_exit_1_and_its_candidates_so_far(
+        cli: Cli, script: str, stderr: str, exit_code: int | None) -> None:
+    result = run(cli, PROGRAMS / script)
+    assert result.returncode == 1, result.explain()
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("concdoctor: error: ") and stderr in last, result.explain()
+    assert "found so far" in last
+    report = result.report()["program"]
+    assert report["exit_code"] == (exit_code if exit_code is not None else -11)
+    assert top(result)["function"].endswith(":wait")
+    if script == "raises.py":
+        assert "RuntimeError: the program's own bug" in result.stderr  # its traceback
+
+
+def test_a_program_past_the_timeout_is_ended_with_all_it_started(cli: Cli) -> None:
+    result = run(cli, "--timeout", "4", PROGRAMS / "hangs.py")
+    assert result.returncode == 1, result.explain()
+    assert "ran past the --timeout (4 s)" in result.stderr
+    assert result.report()["program"]["timed_out"]
+    assert top(result)["function"].endswith(":wait")
+    # the helper it started is gone: the cli fixture fails the test otherwise
+
+
+def test_the_program_reads_its_stdin(cli: Cli) -> None:
+    lines = b"".join(b"line %d\n" % each for each in range(8))
+    result = run(cli, PROGRAMS / "reads_stdin.py", stdin=lines)
+    assert result.returncode == 0, result.explain()
+    assert "LINE 7" in result.stdout
+    assert top(result)["calls"] == 8
+
+
+def test_own_pools_run_and_what_the_program_leaves_running_is_ended(cli: Cli) -> None:
+    result = run(cli, PROGRAMS / "pools.py")
+    assert result.returncode == 0, result.explain()
+    assert "2470" in result.stdout
+    left = result.report()["program"]["left_running"]
+    assert any("sleep(600)" in each for each in left), left
+
+
+def test_arguments_that_do_not_pickle_are_listed_with_the_reason(cli: Cli) -> None:
+    result = run(cli, PROGRAMS / "unpicklable.py")
+    assert result.returncode == 0, result.explain()
+    best = top(result)
+    assert not best["picklable"] and "lock" in best["reason"]
+    assert "do not pickle" in result.stdout
+
+
+def test_a_missing_script_is_a_usage_error(cli: Cli) -> None:
+    result = run(cli, cli.cwd / "nowhere.py")
+    assert result.returncode == 2, result.explain()
+    assert result.stderr.strip().startswith("concdoctor: error: cannot run")

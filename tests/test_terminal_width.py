@@ -1,0 +1,83 @@
+"""The terminal report at 80 columns, read as a screenshot: rich records what it drew
+(exported as SVG, the picture a user sees), and no table cell takes more than two lines;
+long outcomes go below the table as numbered notes."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import render_samples as samples
+from rich.console import Console
+
+from concdoctor.diagnosis import Diagnosis, ExecutorResult
+from concdoctor.render import paths
+from concdoctor.render.terminal import _renderables
+
+WIDTH = 80
+LONG = ("the function cannot be pickled for a process pool (PicklingError: Can't pickle "
+        "<function <lambda> at 0x7f>: attribute lookup <lambda> on __main__ failed); define "
+        "it at module level")
+
+
+def long_reasons() -> Diagnosis:
+    """Skips whose reasons run to several sentences, and a long function and file name."""
+    d = samples.complete()
+    results = (*d.confirmation.results,
+               ExecutorResult("hybrid", 2, skipped=LONG, inner_workers=8),
+               ExecutorResult("asyncio", 64, skipped="asyncio needs an async def function"))
+    stacks = (*d.evidence.stacks, replace(d.evidence.stacks[0], frames=(
+        "Pipeline.stage_with_a_rather_long_name.<locals>.inner_helper_function "
+        "(/srv/app/.venv/lib/python3.11/site-packages/vendor/deeply/nested/module.py:1234)",)))
+    return replace(d, confirmation=replace(d.confirmation, results=results),
+                   evidence=replace(d.evidence, stacks=stacks))
+
+
+def screenshot(d: Diagnosis, tmp_path: Path) -> str:
+    """What the report draws at 80 columns; the SVG of it is kept for a reader."""
+    console = Console(file=io.StringIO(), width=WIDTH, record=True, highlight=False)
+    for renderable in _renderables(paths.for_readers(d), WIDTH):
+        console.print(renderable)
+    (tmp_path / "report.svg").write_text(console.export_svg(clear=False), encoding="utf-8")
+    return console.export_text()
+
+
+def rows(text: str) -> list[list[str]]:
+    """Each table row as its lines: a row begins where its first cell does."""
+    found: list[list[str]] = []
+    in_body = False
+    for line in text.splitlines():
+        if line.startswith("┡"):
+            in_body = True
+        elif line.startswith("└"):
+            in_body = False
+        elif in_body and line.startswith("│"):
+            first = line.split("│")[1]
+            if first.strip() or not found:
+                found.append([line])
+            else:
+                found[-1].append(line)
+    return found
+
+
+@pytest.mark.parametrize("make", [samples.complete, samples.hostile, samples.unsafe,
+                                  long_reasons], ids=lambda f: f.__name__)
+def test_no_cell_wraps_beyond_two_lines_at_80_columns(make, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    text = screenshot(make(), tmp_path)
+    assert "<svg" in (tmp_path / "report.svg").read_text(encoding="utf-8")
+    assert all(len(line) <= WIDTH for line in text.splitlines())
+    drawn = rows(text)
+    assert drawn, text
+    assert all(len(row) <= 2 for row in drawn), next(
+        "\n".join(row) for row in drawn if len(row) > 2)
+
+
+def test_a_long_outcome_becomes_a_numbered_note(tmp_path: Path) -> None:
+    text = screenshot(long_reasons(), tmp_path)
+    assert "see note 1" in text
+    joined = " ".join(text.split())
+    assert "1. hybrid × 2 × 8: skipped: the function cannot be pickled" in joined
+    assert "define it at module level" in joined  # the whole reason, below the table
+    assert "see note 2" not in text  # the short skip reasons stay in their cells
