@@ -14,11 +14,17 @@ from typing import Any
 
 import pytest
 
+from concdoctor.diagnosis import StackSamples
 from concdoctor.program import loops
-from concdoctor.program.candidates import Activity, Candidate, caller_name, rank
+from concdoctor.program.candidates import Candidate, busiest, caller_name, kind_of, rank
 from concdoctor.program.recorder import Recorder
 from concdoctor.program.report import ProgramReport, RecorderCost
 from concdoctor.render.program import headline, summary
+
+
+def samples(idle: int = 0, gil: int = 0, released: int = 0) -> StackSamples:
+    return StackSamples(frames=(), idle=idle, gil=gil, released=released)
+
 
 SOURCE = textwrap.dedent("""\
     def main(items):
@@ -70,16 +76,16 @@ def test_caller_name_shows_the_function_holding_a_comprehension(qualname: str,
 
 
 @pytest.mark.parametrize(("activity", "per_call", "kind"), [
-    (Activity(idle=95, gil=3, released=2), 0.05, "io_bound"),
-    (Activity(idle=0, gil=90, released=10), 0.05, "python_cpu_bound"),
-    (Activity(idle=5, gil=5, released=90), 0.05, "gil_released_c"),
-    (Activity(idle=40, gil=30, released=30), 0.05, "mixed"),
-    (Activity(), 0.05, "unmeasured"),
-    (Activity(idle=100), 1e-6, "overhead_bound"),
+    (samples(idle=95, gil=3, released=2), 0.05, "io_bound"),
+    (samples(idle=0, gil=90, released=10), 0.05, "python_cpu_bound"),
+    (samples(idle=5, gil=5, released=90), 0.05, "gil_released_c"),
+    (samples(idle=40, gil=30, released=30), 0.05, "mixed"),
+    (samples(), 0.05, "unmeasured"),
+    (samples(idle=100), 1e-6, "overhead_bound"),
 ])
-def test_kind_from_the_samples_inside_the_calls(activity: Activity, per_call: float,
+def test_kind_from_the_samples_inside_the_calls(activity: StackSamples, per_call: float,
                                                 kind: str) -> None:
-    assert activity.kind(per_call) == kind
+    assert kind_of(activity, per_call) == kind
 
 
 def site(line: int, calls: int, seconds: float, pickles: Any = True,
@@ -103,16 +109,16 @@ RECORDS = [
     record("locked", site(13, 50, 3.0, pickles="TypeError: cannot pickle '_thread.lock'")),
     record("outside", site(40, 100, 3.0)),                        # not in a loop
 ]
-KINDS = {"fetch": Activity(idle=97, gil=3), "parse": Activity(gil=95, released=5),
-         "locked": Activity(idle=90, gil=10)}
+KINDS = {"fetch": samples(idle=97, gil=3), "parse": samples(gil=95, released=5),
+         "locked": samples(idle=90, gil=10)}
 
 
 def ranked() -> list[Candidate]:
     def looped(path: str, function: str, line: int) -> int | None:
         return None if line in (5, 40) else 9
 
-    def activity(rec: dict[str, Any], _: dict[str, Any]) -> Activity:
-        return KINDS.get(rec["name"], Activity())
+    def activity(rec: dict[str, Any], _: dict[str, Any]) -> StackSamples:
+        return KINDS.get(rec["name"], samples())
 
     return rank(RECORDS, wall_seconds=10.0, cpu_count=2, looped=looped, activity=activity,
                 name=lambda path: Path(path).name)
@@ -132,11 +138,23 @@ def test_candidates_are_ranked_by_what_concurrency_could_save() -> None:
     assert locked.saving_seconds > parse.saving_seconds  # listed last all the same
 
 
+def test_busiest_functions_keep_their_call_sites_and_states() -> None:
+    found = busiest(RECORDS, 10.0, lambda rec: KINDS.get(rec["name"], samples()),
+                    name=lambda path: Path(path).name, limit=2)
+    assert [each.function for each in found] == ["prog.py:fetch", "prog.py:parse"]
+    fetch = found[0]
+    assert (fetch.calls, fetch.seconds, fetch.share, fetch.idle) == (402, 8.0, 0.8, 0.97)
+    assert fetch.call_sites == ("prog.py:10 in main (400 calls)",
+                                "prog.py:30 in main (2 calls)")
+
+
 def test_report_round_trips_through_json_with_the_documented_fields() -> None:
     report = ProgramReport(
         argv=("etl.py", "config.yaml"), module=False, exit_code=0, wall_seconds=10.0,
-        timed_out=False, recorder=RecorderCost("sys.setprofile", 2e-6, 1000, 0.002, 0.0002),
-        candidates=tuple(ranked()), python="3.11.7", cpu_count=2)
+        timed_out=False,
+        recorder=RecorderCost("sys.setprofile", 2e-6, 2e-7, 1.5, 5000, 1000, 0.5, 0.05),
+        candidates=tuple(ranked()), python="3.11.7", cpu_count=2,
+        functions=tuple(busiest(RECORDS, 10.0, lambda rec: samples(idle=1))))
     data = json.loads(report.to_json())
     assert data["schema_version"] == 1 and data["target"] is None
     program = data["program"]
@@ -230,9 +248,10 @@ def test_recorder_on_sys_monitoring(python: str, tmp_path: Path) -> None:
     """The recorder module imports nothing of concdoctor's: run it by path on 3.12+."""
     src = Path(loops.__file__).parent / "recorder.py"
     script = textwrap.dedent(f"""\
-        import importlib.util, json, time
+        import importlib.util, json, sys, time
         spec = importlib.util.spec_from_file_location("recorder", {str(src)!r})
-        recorder = importlib.util.module_from_spec(spec); spec.loader.exec_module(recorder)
+        recorder = importlib.util.module_from_spec(spec)
+        sys.modules["recorder"] = recorder; spec.loader.exec_module(recorder)
         def work(x, k=2):
             time.sleep(0.001); return x * k
         def main():

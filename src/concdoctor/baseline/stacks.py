@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -254,6 +255,20 @@ def thread_labels(native_id: int, ident: int) -> tuple[str, ...]:
     return (f"thread ({native_id})", f"thread (0x{ident:X})")
 
 
+def raw_stacks(path: Path, labels: tuple[str, ...]) -> Iterator[tuple[list[str], str]]:
+    """Each stack py-spy wrote to the raw file ``path`` for the thread named by
+    ``labels``: its frames (root first, without the thread) and its count; nothing when
+    the file cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    for line in text.splitlines():
+        stack, _, number = line.rpartition(" ")
+        if stack.startswith(labels) and number.isdigit():
+            yield stack.split(";")[1:], number
+
+
 def read_raw(path: Path, labels: tuple[str, ...]) -> Counter[tuple[str, ...]]:
     """The worker thread's stacks while it ran tasks (frames root first) and their counts.
 
@@ -266,15 +281,7 @@ def read_raw(path: Path, labels: tuple[str, ...]) -> Counter[tuple[str, ...]]:
     """
     counts: Counter[tuple[str, ...]] = Counter()
     truncated: Counter[tuple[str, ...]] = Counter()
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return counts
-    for line in text.splitlines():
-        stack, _, number = line.rpartition(" ")
-        if not stack.startswith(labels) or not number.isdigit():
-            continue
-        frames = stack.split(";")[1:]
+    for frames, number in raw_stacks(path, labels):
         if any(frame.startswith(_WAIT) for frame in frames):
             continue
         for index, frame in enumerate(frames):

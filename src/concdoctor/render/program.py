@@ -62,13 +62,14 @@ def show(report: ProgramReport, console: Console) -> None:
     if not report.candidates:
         return
     table = Table(title="Candidates, by what concurrency could save", title_justify="left")
+    notes = any(not each.picklable for each in report.candidates)
     for column in ("#", "function", "call site", "calls", "share", "kind", "could save",
-                   "note"):
+                   *(("note",) if notes else ())):
         numeric = column in ("#", "calls", "share", "could save")
         table.add_column(column, justify="right" if numeric else "left",
                          overflow="fold", no_wrap=numeric)
     for index, each in enumerate(report.candidates, 1):
-        table.add_row(*(Text(cell) for cell in _row(index, each)))
+        table.add_row(*(Text(cell) for cell in _row(index, each)[:None if notes else -1]))
     console.print(table)
 
 
