@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from concdoctor.program.candidates import Candidate
 from concdoctor.program.report import ProgramReport
 from concdoctor.render.numbers import percent, seconds
 
@@ -62,18 +61,33 @@ def show(report: ProgramReport, console: Console) -> None:
     if not report.candidates:
         return
     table = Table(title="Candidates, by what concurrency could save", title_justify="left")
-    notes = any(not each.picklable for each in report.candidates)
-    for column in ("#", "function", "call site", "calls", "share", "kind", "could save",
-                   *(("note",) if notes else ())):
-        numeric = column in ("#", "calls", "share", "could save")
-        table.add_column(column, justify="right" if numeric else "left",
-                         overflow="fold", no_wrap=numeric)
+    for column in ("#", "Function and call site", "Calls", "Share", "Kind", "Could save"):
+        table.add_column(column, justify="left" if "Function" in column or column == "Kind"
+                         else "right", no_wrap=True)
+    room = max(24, console.width - FIXED_COLUMNS)
+    notes = []
     for index, each in enumerate(report.candidates, 1):
-        table.add_row(*(Text(cell) for cell in _row(index, each)[:None if notes else -1]))
+        where = Text(_fit(each.function.rpartition(":")[2], room))
+        where.append(f"\n{_fit(each.call_site, room)}", style="dim")
+        saving = seconds(each.saving_seconds)
+        if not each.picklable:
+            notes.append(f"{len(notes) + 1}. its arguments do not pickle: {each.reason}")
+            saving = f"see note {len(notes)}"
+        table.add_row(str(index), where, f"{each.calls:,}", percent(each.share),
+                      KIND_SHORT.get(each.kind, each.kind), saving)
+    if notes:
+        table.caption = Text("\n".join(notes), justify="left")
     console.print(table)
 
 
-def _row(index: int, each: Candidate) -> tuple[str, ...]:
-    note = "" if each.picklable else f"arguments do not pickle: {each.reason}"
-    return (str(index), each.function, each.call_site, f"{each.calls:,}",
-            percent(each.share), each.kind, seconds(each.saving_seconds), note)
+FIXED_COLUMNS = 58
+"""What the table's other columns and borders take of the terminal's width: the
+function and its call site, on two lines, get the rest, cut at their start to fit."""
+KIND_SHORT = {"io_bound": "waiting", "python_cpu_bound": "Python (GIL)",
+              "gil_released_c": "C, no GIL", "mixed": "mixed", "overhead_bound": "too short",
+              "unmeasured": "–"}
+
+
+def _fit(text: str, room: int) -> str:
+    """``text`` cut at its start to ``room`` characters: a path's tail says most."""
+    return text if len(text) <= room else "…" + text[len(text) - room + 1:]
