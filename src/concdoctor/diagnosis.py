@@ -397,6 +397,17 @@ class Diagnosis:
     def confirmed(self) -> bool:
         return bool(self.confirmation and self.confirmation.confirmed)
 
+    # -- in a notebook: the report inline (render/inline.py) -------------------------
+    def _repr_html_(self) -> str:
+        from concdoctor.render import inline
+
+        return inline.html(self)
+
+    def _repr_markdown_(self) -> str:
+        from concdoctor.render import inline
+
+        return inline.markdown(self)
+
     # -- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

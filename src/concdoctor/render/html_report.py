@@ -38,7 +38,7 @@ def embed_json(text: str) -> Markup:
 
 
 @functools.lru_cache(maxsize=1)
-def _environment() -> Environment:
+def environment() -> Environment:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
     env = Environment(
@@ -63,7 +63,7 @@ class HtmlRenderer(Renderer):
     aliases = ("htm",)
 
     def render(self, diagnosis: Diagnosis) -> str:
-        template = _environment().get_template("report.html.j2")
+        template = environment().get_template("report.html.j2")
         return template.render(**context(paths.for_readers(diagnosis)))
 
 
@@ -105,4 +105,5 @@ def context(d: Diagnosis) -> dict[str, Any]:
         "created": wording.created_text(d) if d.created_at else "",
         "data_json": embed_json(JsonRenderer().render(d).strip()),
         "snippet_title": wording.SNIPPET_TITLE,
+        "inline": False,  # the page; render/inline.py shows the body in a notebook
     }
