@@ -15,8 +15,8 @@ snippet, each run in a fresh interpreter outside concdoctor. Same target: at mos
 
 Part 4, the fixed cost, on a trivial batch (2,000 dictionary lookups): the CLI's wall
 time, and each part of it: the interpreter's start, the CLI's imports, and the phases of
-the diagnosis (timed as each begins), and what is left after the diagnosis (rendering,
-writing). Target: the trivial batch under 0.4 s through the CLI.
+the diagnosis (timed as each begins), and the rest (the pipeline's imports, parsing the
+options, rendering). Target: the trivial batch under 0.4 s through the CLI.
 
     python benchmarks/diagnosis_cost.py [--part 1|2|3|4] [--reps N]
 """
@@ -169,7 +169,7 @@ def fixed_cost(reps: int) -> None:
             ("the CLI's imports", [r[1] - r[0] for r in runs])]
     for name in runs[0][3]:
         rows.append((f"diagnosis: {name}", [r[3].get(name, 0.0) for r in runs]))
-    rows.append(("after the diagnosis (rendering, writing)",
+    rows.append(("the rest: the pipeline's imports, parsing the options, rendering",
                  [r[2] - r[1] - sum(r[3].values()) for r in runs]))
     rows.append(("**the CLI, in all**", [r[2] for r in runs]))
     print(f"| part of `concdoctor profile {TRIVIAL[0]}` | seconds (median) | range |")
