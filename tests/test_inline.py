@@ -68,6 +68,15 @@ def test_markdown_is_the_fallback() -> None:
     assert text.startswith("## concdoctor") and "sum_of_squares" in text
 
 
+def test_terminal_ipython_shows_the_terminal_report() -> None:
+    """Terminal IPython pretty-prints with ``_repr_pretty_``: the report, not a repr."""
+    from IPython.lib.pretty import pretty
+
+    shown = pretty(with_snippet())
+    assert shown.startswith("╭─ concdoctor") and "Diagnosis(" not in shown
+    assert "sum_of_squares" in shown
+
+
 def test_scoped_rewrites_the_page_root_and_nested_rules() -> None:
     css = ":root { --a: 1; }\nbody, p > a { x: 1; }\n@media (max-width: 9px) { .b { y: 2; } }"
     assert scoped(css, ".r") == (".r { --a: 1; }\n.r, .r p > a { x: 1; }\n"

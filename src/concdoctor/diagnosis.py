@@ -408,6 +408,11 @@ class Diagnosis:
 
         return inline.markdown(self)
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        from concdoctor.render import inline
+
+        printer.text(inline.text(self))
+
     # -- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

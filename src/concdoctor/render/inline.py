@@ -45,6 +45,14 @@ def markdown(diagnosis: Diagnosis) -> str:
     return get_renderer("md").render(diagnosis)
 
 
+def text(diagnosis: Diagnosis, width: int = 100) -> str:
+    """The terminal report, for terminal IPython (``_repr_pretty_``), where neither HTML
+    nor Markdown is shown."""
+    from concdoctor.render import get_renderer
+
+    return get_renderer("terminal").render(diagnosis, width=width)  # type: ignore[call-arg]
+
+
 @functools.lru_cache(maxsize=1)
 def _css() -> str:
     from importlib.resources import files
