@@ -87,19 +87,19 @@ class ConcdoctorMagics(Magics):
                              f"{exc}") from None
 
     def _run_cell(self, cell: str) -> tuple[Any, Any]:
-        """Run the cell in the notebook's namespace: its last top-level function, and the
-        value of its last line if that is an expression."""
-        cell = self.shell.transform_cell(cell)  # IPython syntax (%time, !ls) as Python
-        tree = ast.parse(cell)
-        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-        filename = self.shell.compile.cache(cell)  # tracebacks show the cell's lines
-        namespace = self.shell.user_ns
-        exec(compile(tree, filename, "exec"), namespace)
+        """Run the cell as IPython runs any cell (its syntax, its tracebacks): its last
+        top-level function, and the value of its last line if that is an expression."""
+        tree = ast.parse(self.shell.transform_cell(cell))
+        last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        lines = cell.splitlines()
+        body = "\n".join(lines[:last.lineno - 1]) if last is not None else cell
+        done = self.shell.run_cell(body, store_history=False)
+        if not done.success:  # IPython has shown the cell's traceback
+            raise UsageError("%%concdoctor: the cell raised; nothing was diagnosed")
         names = [node.name for node in tree.body
                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
-        value = (eval(compile(ast.Expression(last.value), filename, "eval"), namespace)
-                 if last is not None else None)
-        return (namespace[names[-1]] if names else None), value
+        value = self._value("\n".join(lines[last.lineno - 1:])) if last is not None else None
+        return (self.shell.user_ns[names[-1]] if names else None), value
 
 
 def for_notebook(d: Diagnosis, items: str | None) -> Diagnosis:
