@@ -13,8 +13,7 @@ import render_samples as samples
 from rich.console import Console
 
 from concdoctor.diagnosis import Diagnosis, ExecutorResult
-from concdoctor.render import paths
-from concdoctor.render.terminal import _renderables
+from concdoctor.render.terminal import TerminalRenderer
 
 WIDTH = 80
 LONG = ("the function cannot be pickled for a process pool (PicklingError: Can't pickle "
@@ -38,8 +37,7 @@ def long_reasons() -> Diagnosis:
 def screenshot(d: Diagnosis, tmp_path: Path) -> str:
     """What the report draws at 80 columns; the SVG of it is kept for a reader."""
     console = Console(file=io.StringIO(), width=WIDTH, record=True, highlight=False)
-    for renderable in _renderables(paths.for_readers(d), WIDTH):
-        console.print(renderable)
+    TerminalRenderer().print(d, console)
     (tmp_path / "report.svg").write_text(console.export_svg(clear=False), encoding="utf-8")
     return console.export_text()
 
@@ -65,9 +63,11 @@ def rows(text: str) -> list[list[str]]:
 @pytest.mark.parametrize("make", [samples.complete, samples.hostile, samples.unsafe,
                                   long_reasons], ids=lambda f: f.__name__)
 def test_no_cell_wraps_beyond_two_lines_at_80_columns(make, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    text = screenshot(make(), tmp_path)
+    d = make()
+    text = screenshot(d, tmp_path)
     assert "<svg" in (tmp_path / "report.svg").read_text(encoding="utf-8")
-    assert all(len(line) <= WIDTH for line in text.splitlines())
+    code = set((d.recommendation.snippet or "").splitlines()) if d.recommendation else set()
+    assert all(len(line) <= WIDTH for line in text.splitlines() if line.rstrip() not in code)
     drawn = rows(text)
     assert drawn, text
     assert all(len(row) <= 2 for row in drawn), next(
@@ -81,3 +81,16 @@ def test_a_long_outcome_becomes_a_numbered_note(tmp_path: Path) -> None:
     assert "1. hybrid × 2 × 8: skipped: the function cannot be pickled" in joined
     assert "define it at module level" in joined  # the whole reason, below the table
     assert "see note 2" not in text  # the short skip reasons stay in their cells
+
+
+def test_code_wider_than_the_terminal_is_printed_whole(tmp_path: Path) -> None:
+    """A panel would crop a snippet's long line, and the pasted code would not run: such
+    code goes out without one, each line whole, for the terminal to wrap."""
+    d = samples.complete()
+    line = ("results = [result for done in pool.map(run_chunk, chunks) for result in done]"
+            "  # in order")
+    d = replace(d, recommendation=replace(d.recommendation, snippet=f"x = 1\n{line}\n"))
+    text = screenshot(d, tmp_path)
+    assert line in text.splitlines() and "Apply it:" in text
+    short = replace(d, recommendation=replace(d.recommendation, snippet="x = 1\n"))
+    assert "╭─ Apply it" in screenshot(short, tmp_path)  # code that fits keeps its panel

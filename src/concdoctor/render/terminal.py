@@ -48,10 +48,13 @@ class TerminalRenderer(Renderer):
     def print(self, diagnosis: Diagnosis, console: Console | None = None) -> None:
         """Print to a live console (a new default one when none is given)."""
         from rich.console import Console
+        from rich.syntax import Syntax
 
         console = console or Console(highlight=False)
         for renderable in _renderables(paths.for_readers(diagnosis), console.width):
-            console.print(renderable)
+            # code too wide for the terminal goes out whole, for the terminal to wrap:
+            # cropped or broken lines would not run once pasted
+            console.print(renderable, soft_wrap=isinstance(renderable, Syntax))
 
 
 def _renderables(d: Diagnosis, width: int = 100) -> list[RenderableType]:
@@ -68,7 +71,7 @@ def _renderables(d: Diagnosis, width: int = 100) -> list[RenderableType]:
     if d.scaling:
         parts.append(_scaling(d))
     parts.append(Text(wording.environment_summary(d), style="dim"))
-    parts += _tail(d)
+    parts += _tail(d, width)
     return parts
 
 
@@ -174,6 +177,8 @@ def _functions(ev: Evidence, width: int) -> RenderableType:
 
 _OVERHEAD = 3
 """What a column of a rich table costs beside its text: padding either side, a border."""
+_PANEL = 4
+"""A panel's borders and padding, beside its text."""
 _NOTE_AT = 2
 """An outcome longer than this many lines of its column goes below the table."""
 
@@ -239,7 +244,7 @@ def _scaling(d: Diagnosis) -> RenderableType:
     return table
 
 
-def _tail(d: Diagnosis) -> list[RenderableType]:
+def _tail(d: Diagnosis, width: int) -> list[RenderableType]:
     from rich.panel import Panel
     from rich.text import Text
 
@@ -258,7 +263,12 @@ def _tail(d: Diagnosis) -> list[RenderableType]:
     if code:
         from rich.syntax import Syntax
 
-        parts.append(Panel(Syntax(code.rstrip(), "python", theme="ansi_dark",
-                                  background_color="default"),
-                           title=wording.SNIPPET_TITLE, title_align="left", border_style="green"))
+        longest = max(len(line) for line in code.rstrip().splitlines())
+        syntax = Syntax(code.rstrip(), "python", theme="ansi_dark", background_color="default",
+                        code_width=longest)
+        if longest + _PANEL <= width:
+            parts.append(Panel(syntax, title=wording.SNIPPET_TITLE, title_align="left",
+                               border_style="green"))
+        else:  # a panel would crop its lines
+            parts += [Text(f"{wording.SNIPPET_TITLE}:", style="bold green"), syntax]
     return parts
