@@ -18,10 +18,23 @@ pytestmark = pytest.mark.e2e
 HOG = Path(__file__).resolve().parent / "targets" / "memory_hog.py"
 
 
+ATTEMPTS = 3
+"""The example sits at the middle of the mixed band (20 ms of waiting, 20 ms of Python):
+another process busy on the cores stretches its Python part past the band's edge, and
+the batch then rightly reads as CPU-bound. The test tries again, a few times, before it
+takes that for a wrong answer."""
+
+
 def test_wait_then_compute_gets_an_oversubscribed_or_hybrid_pool(in_repo: Path) -> None:
-    d = api.profile("examples.fetch_and_parse:fetch_and_parse",
-                    inputs_from="examples.fetch_and_parse:PAGES")
-    assert d.failure is None and d.kind == "mixed", d.notes
+    seen = []
+    for _ in range(ATTEMPTS):
+        d = api.profile("examples.fetch_and_parse:fetch_and_parse",
+                        inputs_from="examples.fetch_and_parse:PAGES")
+        assert d.failure is None, d.failure
+        seen.append((d.kind, d.evidence.shares if d.evidence else None))
+        if d.kind == "mixed":
+            break
+    assert d.kind == "mixed", seen
     rec = d.recommendation
     cores = d.environment.cpu_count
     assert (rec.executor == "process" and rec.workers > cores) or (
