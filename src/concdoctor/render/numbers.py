@@ -55,3 +55,8 @@ def times(factor: float | None, *, plain: bool = False) -> str:
 
 
 # -- verdict ------------------------------------------------------------------------------
+
+
+def fit_start(text: str, room: int) -> str:
+    """``text`` cut at its start to ``room`` characters: a path's tail says most."""
+    return text if len(text) <= room else "…" + text[len(text) - room + 1:]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from concdoctor.program.report import ProgramReport
-from concdoctor.render.numbers import percent, seconds
+from concdoctor.render.numbers import fit_start, percent, seconds
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -67,8 +67,8 @@ def show(report: ProgramReport, console: Console) -> None:
     room = max(24, console.width - FIXED_COLUMNS)
     notes = []
     for index, each in enumerate(report.candidates, 1):
-        where = Text(_fit(each.function.rpartition(":")[2], room))
-        where.append(f"\n{_fit(each.call_site, room)}", style="dim")
+        where = Text(fit_start(each.function.rpartition(":")[2], room))
+        where.append(f"\n{fit_start(each.call_site, room)}", style="dim")
         saving = seconds(each.saving_seconds)
         if not each.picklable:
             notes.append(f"{len(notes) + 1}. its arguments do not pickle: {each.reason}")
@@ -88,6 +88,4 @@ KIND_SHORT = {"io_bound": "waiting", "python_cpu_bound": "Python (GIL)",
               "unmeasured": "–"}
 
 
-def _fit(text: str, room: int) -> str:
-    """``text`` cut at its start to ``room`` characters: a path's tail says most."""
-    return text if len(text) <= room else "…" + text[len(text) - room + 1:]
+

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from concdoctor.diagnosis import Diagnosis, Evidence
 from concdoctor.render import paths, wording
 from concdoctor.render.base import Renderer, register
+from concdoctor.render.numbers import fit_start
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -169,8 +170,8 @@ def _functions(ev: Evidence, width: int) -> RenderableType:
     for header in headers:
         table.add_column(header, justify="right", no_wrap=True)
     for f, cells in zip(rows, numbers):
-        name = Text(_fit(f.name, room))
-        name.append(f"\n{_fit(f.location, room)}", style="dim")
+        name = Text(fit_start(f.name, room))
+        name.append(f"\n{fit_start(f.location, room)}", style="dim")
         table.add_row(name, *cells)
     return table
 
@@ -189,9 +190,6 @@ def _widths(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> int:
                for i, header in enumerate(headers))
 
 
-def _fit(text: str, room: int) -> str:
-    """``text`` cut at its start to ``room`` characters: a path's tail is what says most."""
-    return text if len(text) <= room else "…" + text[len(text) - room + 1:]
 
 
 def _executors(d: Diagnosis, rows: list[wording.ExecutorRow], width: int) -> RenderableType:
