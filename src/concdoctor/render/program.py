@@ -86,6 +86,3 @@ function and its call site, on two lines, get the rest, cut at their start to fi
 KIND_SHORT = {"io_bound": "waiting", "python_cpu_bound": "Python (GIL)",
               "gil_released_c": "C, no GIL", "mixed": "mixed", "overhead_bound": "too short",
               "unmeasured": "–"}
-
-
-
