@@ -7,6 +7,7 @@ whose processes outlive it; the autouse check fails one that leaves children of 
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -41,17 +42,41 @@ def top(result: Result) -> dict:
     return candidates[0]
 
 
-@pytest.mark.parametrize(("script", "args", "output", "function", "kind", "loop"), [
-    ("fetch_loop.py", ["30"], "fetched 30 pages", "fetch", "io_bound", 31),
-    ("cpu_loop.py", ["10"], "best score", "score", "python_cpu_bound", 31),
-    ("shared_loop.py", [], "final total 435", "step", "io_bound", 25),
+def calls(*arguments: tuple[list, dict]) -> str:
+    """``--calls --inputs`` for a direct profile of the same calls."""
+    return json.dumps([list(each) for each in arguments])
+
+
+@pytest.mark.parametrize(("script", "args", "output", "function", "kind", "loop", "direct"), [
+    ("fetch_loop.py", ["30"], "fetched 30 pages", "fetch", "io_bound", 31,
+     calls(*(([f"https://example.org/{page}"], {"timeout": 5}) for page in range(30)))),
+    ("cpu_loop.py", ["24"], "best score", "score", "python_cpu_bound", 31,
+     calls(*(([seed], {}) for seed in range(24)))),
+    ("shared_loop.py", [], "final total 435", "step", "io_bound", 27,
+     calls(*(([amount], {}) for amount in range(30)))),
 ])
-def test_the_loop_that_takes_the_run_is_the_top_candidate(
+def test_the_top_candidate_is_found_captured_and_advised_as_profile_advises_it(
         cli: Cli, script: str, args: list[str], output: str, function: str, kind: str,
-        loop: int) -> None:
-    result = run(cli, EXAMPLES / script, *args)
-    assert result.returncode == 0, result.explain()
-    assert output in result.stdout  # the program's own output passes through
+        loop: int, direct: str) -> None:
+    expected = {"fetch_loop.py": "thread", "cpu_loop.py": "process",
+                "shared_loop.py": "sequential"}[script]
+    for attempt in range(3):  # a busy 2-core machine can deny a process pool its speedup
+        result = run(cli, "--seed", str(3 + attempt), EXAMPLES / script, *args)
+        assert result.returncode == 0, result.explain()
+        diagnosis = result.report()["program"]["diagnosis"]
+        assert diagnosis is not None, result.explain()
+        advised = diagnosis["recommendation"]["executor"]
+        # the same calls, given to profile directly, get the same advice
+        json_path = cli.tmpdir.parent / "profile.json"
+        profiled = cli.run("profile", f"{EXAMPLES / script}:{function}", "--calls",
+                           "--inputs", direct, "--seed", "3", "--no-save",
+                           json_path=json_path)
+        assert profiled.returncode == 0, profiled.explain()
+        direct_advice = profiled.report()["recommendation"]["executor"]
+        if advised == direct_advice == expected:
+            break
+    assert (advised, direct_advice) == (expected, expected), result.explain()
+    assert result.stdout.count(output) == 1  # its output passes through, once
     best = top(result)
     assert best["function"] == f"{EXAMPLES / script}:{function}"
     assert best["loop"] == f"{EXAMPLES / script}:{loop}"
@@ -61,21 +86,69 @@ def test_the_loop_that_takes_the_run_is_the_top_candidate(
     # else a known gap, its cause not yet found: on 3.10 the samples of `concdoctor run`
     # show the program's main thread, asleep in time.sleep, as running without the GIL
     assert best["share"] > 0.4 and best["calls"] >= 10
-    assert f"calls of {function}()" in result.stdout
     program = result.report()["program"]
     assert program["exit_code"] == 0 and program["recorder_overhead"]["fraction"] >= 0
     times = {each["function"]: each for each in program["functions"]}
     assert times[best["function"]]["calls"] == best["calls"]
     assert f"{EXAMPLES / script}:main" in times  # the caller, with the loop in it
+    # captured: every call of these small loops (the default takes up to 120)
+    assert program["chosen"] == best["function"] == result.report()["target"]
+    assert program["capture"]["captured"] == best["calls"] == program["capture"]["seen"]
+    assert diagnosis["workload"]["input_source"] == "captured"
+    assert diagnosis["workload"]["tasks"] == best["calls"]
+    # the answer, in the program's terms
+    assert f"calls of {function}(" in result.stdout
+    if advised == "sequential":
+        assert "Keep the loop as it is" in result.stdout
+        assert "changed the results" in diagnosis["recommendation"]["reason"]
+    else:
+        assert "The loop would take" in result.stdout
+
+
+def test_a_named_function_is_diagnosed_rather_than_the_top_candidate(cli: Cli) -> None:
+    result = run(cli, "--function", f"{EXAMPLES / 'cpu_loop.py'}:normalize", "--capture",
+                 "50", EXAMPLES / "cpu_loop.py", "4")
+    assert result.returncode == 0, result.explain()
+    program = result.report()["program"]
+    assert program["chosen"].endswith("cpu_loop.py:normalize")
+    assert program["capture"]["captured"] == 50
+    # the recorder stopped counting this tiny function; the capture's run counted it all
+    assert program["capture"]["seen"] == 20_000
+    diagnosis = program["diagnosis"]
+    assert diagnosis["workload"]["tasks"] == 20_000
+    assert diagnosis["classification"]["kind"] == "overhead_bound"
+    assert diagnosis["recommendation"]["executor"] == "sequential"
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--function", "cpu_loop:nothing", "--function cpu_loop:nothing: the program made no "
+                                       "such call"),
+    ("--line", "examples/programs/cpu_loop.py:999", "the program made no such call"),
+])
+def test_a_choice_the_program_does_not_make_is_a_usage_error(
+        cli: Cli, option: str, value: str, message: str) -> None:
+    shutil.copytree(EXAMPLES, cli.cwd / "examples" / "programs")
+    result = run(cli, option, value, "examples/programs/cpu_loop.py", "10")
+    assert result.returncode == 2, result.explain()
+    assert message in result.stderr.strip().splitlines()[-1], result.explain()
+    assert result.report()["program"]["candidates"]  # the ranking is kept
+
+
+def test_a_malformed_choice_is_refused_before_the_program_runs(cli: Cli) -> None:
+    result = run(cli, "--line", "cpu_loop.py", EXAMPLES / "cpu_loop.py")
+    assert result.returncode == 2, result.explain()
+    assert "give it as path/to/file.py:N" in result.stderr
+    assert "best score" not in result.stdout
 
 
 def test_a_module_runs_as_python_dash_m_runs_it(cli: Cli) -> None:
     shutil.copy(EXAMPLES / "fetch_loop.py", cli.cwd / "fetch_module.py")
-    result = run(cli, "-m", "fetch_module", "12")
+    result = run(cli, "-m", "fetch_module", "12")  # and diagnosed as a module
     assert result.returncode == 0, result.explain()
     assert "fetched 12 pages" in result.stdout
     assert top(result)["function"].endswith("fetch_module.py:fetch")
     assert result.report()["program"]["argv"] == ["fetch_module", "12"]
+    assert result.report()["program"]["diagnosis"]["recommendation"]["executor"] == "thread"
 
 
 @pytest.mark.parametrize(("script", "stderr", "exit_code"), [
@@ -112,10 +185,12 @@ def test_the_program_reads_its_stdin(cli: Cli) -> None:
     assert result.returncode == 0, result.explain()
     assert "LINE 7" in result.stdout
     assert top(result)["calls"] == 8
+    # the capture's run has no input: it makes none of those calls, and says so
+    assert "may read its input" in result.report()["program"]["not_diagnosed"]
 
 
 def test_own_pools_run_and_what_the_program_leaves_running_is_ended(cli: Cli) -> None:
-    result = run(cli, PROGRAMS / "pools.py")
+    result = run(cli, "--no-diagnose", PROGRAMS / "pools.py")
     assert result.returncode == 0, result.explain()
     assert "2470" in result.stdout
     left = result.report()["program"]["left_running"]
@@ -128,6 +203,7 @@ def test_arguments_that_do_not_pickle_are_listed_with_the_reason(cli: Cli) -> No
     best = top(result)
     assert not best["picklable"] and "lock" in best["reason"]
     assert "do not pickle" in result.stdout
+    assert "its arguments do not pickle" in result.report()["program"]["not_diagnosed"]
 
 
 def test_a_missing_script_is_a_usage_error(cli: Cli) -> None:

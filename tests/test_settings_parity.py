@@ -36,9 +36,11 @@ from concdoctor.pytest_plugin.marker import NO_MARKER, MarkerError, parse_mark
 from concdoctor.pytest_plugin.session import ConcdoctorSession
 
 NOT_SETTINGS = {
-    "api": {"func", "inputs", "repeat", "inputs_from", "options", "command", "progress"},
-    "fixture": {"self", "func", "inputs", "repeat", "inputs_from", "allow_failure"},
-    "cli": {"target", "inputs", "inputs_from", "repeat", "json_path", "save", "quiet"},
+    "api": {"func", "inputs", "repeat", "inputs_from", "calls", "options", "command",
+            "progress"},
+    "fixture": {"self", "func", "inputs", "repeat", "inputs_from", "calls", "allow_failure"},
+    "cli": {"target", "inputs", "inputs_from", "repeat", "calls", "json_path", "save",
+            "quiet"},
 }
 """What a way in takes beside the settings: what to diagnose, and what to do with it."""
 

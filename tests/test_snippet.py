@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import os
 import pickle
 import subprocess
@@ -40,14 +41,14 @@ def diagnosis(target: str, executor: str, *, workers: int = 2, chunksize: int = 
               inputs_from: str | None = None, called: bool = False,
               inputs_json: str | None = None, repeat: int | None = None,
               coroutine: bool = False, shared: tuple[str, ...] = (),
-              unsafe: tuple[str, ...] = (), inner: int = 1) -> Diagnosis:
+              unsafe: tuple[str, ...] = (), inner: int = 1, calls: bool = False) -> Diagnosis:
     source = "repeat" if repeat else "inputs_from" if inputs_from else "inputs"
     results = tuple(ExecutorResult(name, 8, (0.1,), 0.1, 2.0, check=ResultsCheck("differ"))
                     for name in unsafe)
     return Diagnosis(
         target=target, environment=ENV,
         workload=Workload(repeat or 8, coroutine, source, inputs_from=inputs_from,
-                          inputs_called=called, inputs_json=inputs_json),
+                          inputs_called=called, inputs_json=inputs_json, calls=calls),
         evidence=Evidence(1.0, 1.0, 1.0, 0.1, shared_state=shared),
         recommendation=Recommendation(executor, workers, "r", "why", chunksize=chunksize,
                                       inner_workers=inner),
@@ -131,6 +132,30 @@ def test_the_snippet_returns_the_sequential_results(case: str, tmp_path: Path) -
     items = load(inputs) if isinstance(inputs, str) else inputs
     items = items() if callable(items) else items
     assert run_snippet(code, tmp_path) == sequential(d.target, list(items))
+
+
+CALLS = [[[f"https://example.org/{page}"], {"timeout": page}] for page in range(4)]
+
+
+@pytest.mark.parametrize("executor", ["thread", "process", "sequential", "hybrid", "loky"])
+def test_snippets_of_calls_pass_each_call_its_arguments(executor: str, tmp_path: Path) -> None:
+    d = diagnosis("examples/programs/fetch_loop.py:fetch", executor,
+                  inputs_json=json.dumps(CALLS), calls=True)
+    code = snippet(d)
+    assert code is not None and "fetch(*args, **kwargs)" in code
+    fetch = load("examples/programs/fetch_loop.py:fetch")
+    assert run_snippet(code, tmp_path) == [fetch(*args, **kwargs) for args, kwargs in CALLS]
+
+
+@pytest.mark.parametrize("executor", ["asyncio", "thread", "sequential"])
+def test_snippets_of_awaited_calls_await_each_call(executor: str, tmp_path: Path) -> None:
+    urls = load("examples.async_fetch:URLS")[:3]
+    calls = [[[url], {}] for url in urls]
+    d = diagnosis("examples.async_fetch:fetch_data", executor, inputs_json=json.dumps(calls),
+                  calls=True, coroutine=True)
+    code = snippet(d)
+    assert code is not None and "await fetch_data(*args, **kwargs)" in code
+    assert run_snippet(code, tmp_path) == sequential(d.target, urls)
 
 
 @pytest.mark.parametrize("executor", ["thread", "process", "sequential", "hybrid", "loky"])

@@ -8,6 +8,7 @@ the diagnosis of its captured calls must catch.
 
 from __future__ import annotations
 
+import sys
 import time
 
 _TOTAL = 0
@@ -21,8 +22,9 @@ def step(amount: int) -> int:
 
 
 def main() -> None:
+    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     history = []
-    for amount in range(30):
+    for amount in range(steps):
         history.append(step(amount))
     print(f"final total {history[-1]}")
 

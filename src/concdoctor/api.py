@@ -15,6 +15,7 @@ from concdoctor.diagnosis import Diagnosis
 from concdoctor.errors import UsageError
 from concdoctor.options import Options, project_options
 from concdoctor.pipeline import Progress, Request, diagnose, quiet
+from concdoctor.pipeline import diagnose as diagnose_job
 from concdoctor.target import InputSpec, Job, TargetSpec
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ def profile(
     *,
     repeat: int | None = None,
     inputs_from: str | None = None,
+    calls: bool = False,
     rules: str | Path | None = None,
     confirm: bool | None = None,
     compare_all: bool | None = None,
@@ -47,7 +49,9 @@ def profile(
     command: str = "",
     progress: Progress | None = None,
 ) -> Diagnosis:
-    """Diagnose ``func`` over ``inputs`` (one call per item) or ``repeat`` calls.
+    """Diagnose ``func`` over ``inputs`` (one call per item) or ``repeat`` calls. With
+    ``calls``, each input (of ``inputs`` or ``inputs_from``) is one call's
+    ``(args, kwargs)``: ``func(*args, **kwargs)``.
 
     ``func`` is a callable (run in a forked child, so functions defined in test modules
     work) or a ``"module:func"`` / ``"file.py:func"`` string (run with ``python -m``).
@@ -65,21 +69,25 @@ def profile(
     if options.seed is None:  # chosen now, so that the report can give it
         options = options.given(seed=new_seed())
     items = _items(func, inputs, repeat, inputs_from)
+    if calls and repeat is not None:
+        raise UsageError("calls=True gives each input's arguments; repeat calls the "
+                         "function without any: pass inputs or inputs_from")
     scheduler = scheduler_address(options.cluster)
     reached = check_scheduler(scheduler) if scheduler else None
     request = Request(rules=load_rules(options.rules, options.project), options=options,
                       command=command,
-                      repeat=repeat is not None, progress=progress or quiet,
+                      repeat=repeat is not None, calls=calls, progress=progress or quiet,
                       scheduler=scheduler,
                       cluster_workers=reached.workers if reached else 0,
                       cluster_mismatch=reached.mismatch if reached else None)
     if isinstance(func, str):
         if inputs_from is not None:
-            spec = InputSpec(source=TargetSpec.parse(inputs_from, what="--inputs-from"))
+            spec = InputSpec(source=TargetSpec.parse(inputs_from, what="--inputs-from"),
+                             calls=calls)
         elif repeat is not None:
             spec = InputSpec(repeat=repeat)
         else:
-            spec = InputSpec(items=tuple(items))
+            spec = InputSpec(items=tuple(items), calls=calls)
         job = Job(TargetSpec.parse(func), spec, seed=options.seed or 0)
         return diagnose(replace(request, job=job))
     if callable(func):
@@ -88,16 +96,56 @@ def profile(
 
 
 def run_program(program: list[str], *, module: bool = False, timeout: float | None = None,
-                sampling: bool = True, rate: int | None = None) -> ProgramReport:
-    """Run a whole program once (``[SCRIPT, *ARGS]``, or with ``module``
-    ``[MODULE, *ARGS]``) and rank the calls worth running concurrently: the
-    ``concdoctor run`` command. ``timeout`` (seconds, default none) ends it early;
-    ``rate`` and ``sampling`` are the settings of that name."""
+                sampling: bool | None = None, rate: int | None = None,
+                diagnose: bool = True, function: str | None = None, line: str | None = None,
+                capture: int | None = None, seed: int | None = None,
+                rules: str | Path | None = None, confirm: bool | None = None,
+                budget: float | None = None, options: Options | None = None,
+                command: str = "", progress: Progress | None = None) -> ProgramReport:
+    """Run a whole program (``[SCRIPT, *ARGS]``, or with ``module`` ``[MODULE, *ARGS]``)
+    and rank the calls worth running concurrently: the ``concdoctor run`` command.
+
+    With ``diagnose`` (the default) the program runs a second time, quietly, to capture
+    ``capture`` calls (120 by default) of the top candidate, or of the one ``function``
+    (``module:func``) or ``line`` (``file.py:N``) names, spread over the run by ``seed``;
+    those calls are diagnosed as ``profile`` would, and the prediction scales to all the
+    program's calls. ``timeout`` (seconds, default none) ends each run of the program
+    early; the other settings are the fields of that name of
+    :class:`~concdoctor.options.Options`."""
+    from concdoctor.program.capture import DEFAULT_COUNT
+    from concdoctor.program.session import Pick
     from concdoctor.program.session import run_program as run
 
-    options = project_options().given(sampling=sampling, rate=rate, timeout=timeout)
+    options = (options or project_options()).given(
+        sampling=sampling, rate=rate, timeout=timeout, seed=seed, confirm=confirm,
+        budget=budget, rules=Path(rules) if isinstance(rules, str) else rules)
+    if options.seed is None:
+        options = options.given(seed=new_seed())
+    count = DEFAULT_COUNT if capture is None else capture
+    if count < 1:
+        raise UsageError(f"capture must be at least 1 call, got {count}")
+    if not diagnose and (function or line):
+        raise UsageError("function and line choose the calls to diagnose: they need "
+                         "diagnose=True (leave out --no-diagnose)")
+    if function and line:
+        raise UsageError("give one of --function and --line, not both")
+    if function is not None:
+        TargetSpec.parse(function, what="--function")  # its shape, before the run
+    if line is not None:
+        path, _, number = line.rpartition(":")
+        if not path or not number.isdigit():
+            raise UsageError(f"--line {line}: give it as path/to/file.py:N (the line of the "
+                             "call or of its loop)")
+    request = Request(rules=load_rules(options.rules, options.project), options=options,
+                      command=command, progress=progress or quiet)
+
+    def diagnosed(job: Job) -> Diagnosis:
+        return diagnose_job(replace(request, job=job))
+
     return run(list(program), module=module, timeout=timeout, sampling=options.sampling,
-               rate=options.rate)
+               rate=options.rate, diagnose=diagnosed if diagnose else None,
+               pick=Pick(function, line), capture=count, seed=options.seed or 0,
+               progress=request.progress)
 
 
 def _names(names: Iterable[str] | None) -> tuple[str, ...] | None:

@@ -58,6 +58,9 @@ InputsFrom = Annotated[str | None, typer.Option(
     help="module:ATTR holding the inputs: an iterable, or a function returning one.")]
 Repeat = Annotated[int | None, typer.Option(
     help="Call a function without arguments N times (N tasks).")]
+Calls = Annotated[bool, typer.Option(
+    "--calls", help="Each input is one call's arguments, [args, kwargs] (a list and a "
+    "dict, or a tuple of them): func(*args, **kwargs).")]
 # The settings' options: their help is the settings'; their values are checked by Options,
 # so that a bad one gets the same message here as in the API, the marker and the plugin.
 Rules = Annotated[Path | None, typer.Option(help=_help("rules"))]
@@ -95,6 +98,7 @@ def profile(
     target: Annotated[str, typer.Argument(
         help="The function: package.module:func or path/to/file.py:func.")],
     inputs: Inputs = None, inputs_from: InputsFrom = None, repeat: Repeat = None,
+    calls: Calls = False,
     rules: Rules = DEFAULTS.rules, confirm: Confirm = DEFAULTS.confirm,
     compare: CompareOption = "all" if DEFAULTS.compare_all else "recommended",
     cluster: Cluster = None,
@@ -118,7 +122,8 @@ def profile(
         seed=seed, sample=sample, trials=trials, adaptive=adaptive, timeout=timeout,
         keep_detached=keep_detached, memory_limit=memory_limit, start_method=start_method,
         sampling=sampling, rate=rate, report_dir=report_dir)
-    spec = InputSpec.from_options(inputs=inputs, inputs_from=inputs_from, repeat=repeat)
+    spec = InputSpec.from_options(inputs=inputs, inputs_from=inputs_from, repeat=repeat,
+                                  calls=calls)
     TargetSpec.parse(target)
     console = _console(stderr=True)
     command = shlex.join(["concdoctor", *sys.argv[1:]])
@@ -127,7 +132,8 @@ def profile(
     with PhaseProgress(console, quiet) as say:  # type: ignore[arg-type]
         diagnosis = api.profile(
             target, list(spec.items) if spec.items is not None else None,
-            repeat=repeat, inputs_from=inputs_from, options=options, command=command,
+            repeat=repeat, inputs_from=inputs_from, calls=calls, options=options,
+            command=command,
             progress=say,
         )
     _show(diagnosis)
@@ -148,14 +154,35 @@ def run(
         show_default=False, help="End the program and all it started after this many "
         "seconds (default: no limit).")] = None,
     sampling: Sampling = DEFAULTS.sampling, rate: Rate = None,
-    json_path: JsonPath = None,
+    diagnose: Annotated[bool, typer.Option(
+        "--diagnose/--no-diagnose", help="Run the program a second time, quietly, to "
+        "capture calls of the top candidate (or of --function / --line) and diagnose "
+        "them; --no-diagnose only ranks the candidates.")] = True,
+    function: Annotated[str | None, typer.Option(
+        show_default=False, help="Diagnose the calls of this function rather than the "
+        "top candidate's: module:func or path/to/file.py:func.")] = None,
+    line: Annotated[str | None, typer.Option(
+        show_default=False, help="Diagnose the calls made on this line, or in the loop "
+        "that starts on it: path/to/file.py:N.")] = None,
+    capture: Annotated[int | None, typer.Option(
+        show_default=False, help="How many calls to capture, spread over the run "
+        "(default 120).")] = None,
+    seed: Seed = None, confirm: Confirm = DEFAULTS.confirm, budget: Budget = None,
+    rules: Rules = DEFAULTS.rules,
+    json_path: JsonPath = None, quiet: Quiet = False,
 ) -> None:
-    """Run a whole program once, as it is, and rank the loops worth running concurrently."""
+    """Run a whole program as it is, rank the loops worth running concurrently, and
+    diagnose the calls of the best one."""
     from concdoctor import api
+    from concdoctor.progress import PhaseProgress
     from concdoctor.render.program import show
 
-    report = api.run_program(program, module=module, timeout=timeout, sampling=sampling,
-                             rate=rate)
+    command = shlex.join(["concdoctor", *sys.argv[1:]])
+    with PhaseProgress(_console(stderr=True), quiet, later=True) as say:  # type: ignore[arg-type]
+        report = api.run_program(
+            program, module=module, timeout=timeout, sampling=sampling, rate=rate,
+            diagnose=diagnose, function=function, line=line, capture=capture, seed=seed,
+            confirm=confirm, budget=budget, rules=rules, command=command, progress=say)
     show(report, _console(stderr=False))
     if json_path is not None:
         _write_json(json_path, report.to_json())
@@ -164,6 +191,10 @@ def run(
         found = len(report.candidates)
         raise ConcdoctorError(f"{report.failure}; the report keeps the {found} candidate"
                               f"{'' if found == 1 else 's'} found so far")
+    if report.not_diagnosed and (function or line):
+        raise UsageError(report.not_diagnosed)
+    if report.diagnosis is not None and report.diagnosis.failure is not None:
+        raise typer.Exit(1)
 
 
 def _write_json(path: Path, text: str) -> None:

@@ -79,6 +79,9 @@ class Workload:
     """``inputs_from`` named a function, called to get the inputs."""
     inputs_json: str | None = None
     """A short ``--inputs`` list as JSON, for the snippet; None when long or not JSON."""
+    calls: bool = False
+    """Each input is one call's ``(args, kwargs)`` (``--calls``, or captured by
+    ``concdoctor run``)."""
 
 
 @dataclass(frozen=True)

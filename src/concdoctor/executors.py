@@ -103,6 +103,10 @@ class Executor:
     snippet written by :func:`concdoctor.conclude.snippet.pool_body`."""
     available: str | None = None
     """``module:function`` returning why it cannot run on this Python, or None."""
+    loop_writer: str = ""
+    """``module:function`` that rewrites a program's loop to run its calls on this
+    executor, for ``concdoctor run`` (see :mod:`concdoctor.program.rewrite`); empty:
+    that report gives the call's snippet instead."""
 
     @property
     def pickles(self) -> bool:
@@ -115,6 +119,9 @@ class Executor:
 
     def write_snippet(self) -> Callable[..., list[str]]:
         return _resolve(self.snippet)
+
+    def write_loop(self) -> Callable[..., list[str]] | None:
+        return _resolve(self.loop_writer) if self.loop_writer else None
 
     def unavailable(self) -> str | None:
         """Why this Python cannot run it at all, or None."""
@@ -183,6 +190,7 @@ def _resolve(path: str) -> Any:
 
 _RUNNERS = "concdoctor.child.runners"
 _SNIPPETS = "concdoctor.conclude.snippet"
+_LOOPS = "concdoctor.program.rewrite"
 
 register(Executor(SEQUENTIAL, "stay sequential", f"{_RUNNERS}:run_sequential",
                   f"{_SNIPPETS}:sequential_body"))
@@ -190,29 +198,32 @@ register(Executor(
     "thread", "thread pool", f"{_RUNNERS}:run_threads", f"{_SNIPPETS}:pool_body",
     workers="tasks", costs=Costs(start=0.0005, per_worker=0.0001, per_task=0.00003),
     serialises="gil", kneed=True, shares_memory=True, os_threads=True,
-    pool_class="concurrent.futures:ThreadPoolExecutor"))
+    pool_class="concurrent.futures:ThreadPoolExecutor", loop_writer=f"{_LOOPS}:pool_loop"))
 register(Executor(
     "process", "process pool", f"{_RUNNERS}:run_processes", f"{_SNIPPETS}:pool_body",
     workers="min(tasks, 8 * cpu_count)",
     costs=Costs(start=0.005, per_worker=0.01, per_task=0.0001, per_byte=2e-9, per_item=7e-6),
     ships=True, chunks=True, kneed=True, rivals=("interpreter", "hybrid"), worker_memory="pss",
-    start_method="default", pool_class="concurrent.futures:ProcessPoolExecutor"))
+    start_method="default", pool_class="concurrent.futures:ProcessPoolExecutor",
+    loop_writer=f"{_LOOPS}:pool_loop"))
 register(Executor(
     "asyncio", "asyncio tasks", f"{_RUNNERS}:run_asyncio", f"{_SNIPPETS}:asyncio_body",
     workers="min(tasks, 1000)", costs=Costs(start=0.001, per_worker=0.0, per_task=0.00005),
-    serialises="loop", shares_memory=True, needs_coroutine=True))
+    serialises="loop", shares_memory=True, needs_coroutine=True,
+    loop_writer=f"{_LOOPS}:asyncio_loop"))
 register(Executor(
     "interpreter", "interpreter pool", f"{_RUNNERS}:run_interpreters",
     f"{_SNIPPETS}:pool_body", workers="min(tasks, cpu_count)",
     costs=Costs(start=0.01, per_worker=0.05, per_task=0.0002, per_byte=2e-9, per_item=7e-6),
     ships=True, chunks=True, kneed=True, rivals=("process",), worker_memory="added",
     pool_class="concurrent.futures:InterpreterPoolExecutor",
-    available="concdoctor.environment:interpreter_unavailable"))
+    available="concdoctor.environment:interpreter_unavailable", loop_writer=f"{_LOOPS}:pool_loop"))
 register(Executor(
     "dask", "dask cluster", f"{_RUNNERS}:run_on_cluster", f"{_SNIPPETS}:dask_body",
     workers="max(cluster_workers, cpu_count)",
     costs=Costs(start=0.7, per_worker=0.05, per_task=0.0005, per_byte=5e-9, per_item=1e-5),
-    by_value=True, opt_in=True, on_cluster=True, available="concdoctor.cluster:missing"))
+    by_value=True, opt_in=True, on_cluster=True, available="concdoctor.cluster:missing",
+    loop_writer=f"{_LOOPS}:dask_loop"))
 register(Executor(
     "hybrid", "process pool × threads", "concdoctor.child.hybrid:run_hybrid",
     f"{_SNIPPETS}:hybrid_body",
@@ -229,4 +240,5 @@ register(Executor(
     workers="min(tasks, 8 * cpu_count)",
     costs=Costs(start=0.2, per_worker=0.4, per_task=0.0002, per_byte=3e-9, per_item=2e-5),
     by_value=True, chunks=True, kneed=True, worker_memory="pss", opt_in=True,
-    start_method="loky", available="concdoctor.environment:loky_unavailable"))
+    start_method="loky", available="concdoctor.environment:loky_unavailable",
+    loop_writer=f"{_LOOPS}:loky_loop"))

@@ -60,6 +60,8 @@ class Request:
     func: Callable[..., Any] | None = None
     items: Sequence[Any] = ()
     repeat: bool = False
+    calls: bool = False
+    """Each of ``items`` is a call's ``(args, kwargs)``."""
     command: str = ""
     progress: Progress = quiet
     scheduler: str | None = None
@@ -122,7 +124,8 @@ def _resolved(d: Diagnosis, ready: Ready, request: Request) -> Diagnosis:
     source = request.job.inputs.source if request.job is not None else None
     workload = Workload(ready.tasks, ready.is_coroutine, ready.input_source,
                         inputs_from=source.text if source is not None else None,
-                        inputs_called=ready.inputs_called, inputs_json=_short_json(request))
+                        inputs_called=ready.inputs_called, inputs_json=_short_json(request),
+                        calls=request.calls or bool(request.job and request.job.inputs.unpack))
     method = request.options.start_method or ready.start_method  # what the trials use
     environment = replace(d.environment, start_method=method,
                           start_methods=pool_start_methods(method),
@@ -277,5 +280,6 @@ def _launch(request: Request) -> Iterator[ChildRunner]:
     func, items, repeat = request.func, list(request.items), request.repeat
     assert func is not None
     with runner.fork(lambda channel, reaper: child.serve_callable(
-            channel, reaper, func, items, repeat), keep_detached=keep) as process:
+            channel, reaper, func, items, repeat, request.calls),
+            keep_detached=keep) as process:
         yield process

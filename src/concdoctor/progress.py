@@ -19,15 +19,23 @@ if TYPE_CHECKING:
 class PhaseProgress:
     """``with PhaseProgress(console) as say: say(message[, done, total])``."""
 
-    def __init__(self, console: Console, quiet: bool = False) -> None:
+    def __init__(self, console: Console, quiet: bool = False, *, later: bool = False) -> None:
         self.console, self.quiet = console, quiet
         self.display: Progress | None = None
         self.row: TaskID | None = None
         self.message = ""
+        self.later = later
+        """Show nothing until the first phase: ``concdoctor run``'s program has the
+        terminal to itself before then."""
 
     def __enter__(self) -> PhaseProgress:
-        if self.quiet or not self.console.is_terminal:
+        if self.quiet or not self.console.is_terminal or self.later:
             return self
+        self._show()
+        self("starting the child process")
+        return self
+
+    def _show(self) -> None:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -43,13 +51,14 @@ class PhaseProgress:
             MofNCompleteColumn(), TextColumn("tasks"), TimeElapsedColumn(),
             TextColumn("left"), TimeRemainingColumn(), console=self.console, transient=True)
         self.display.__enter__()
-        self("starting the child process")
-        return self
 
     def __call__(self, message: str, done: int | None = None, total: int | None = None,
                  **_: Any) -> None:
         if self.quiet:
             return
+        if self.later and self.console.is_terminal:
+            self.later = False
+            self._show()
         if message != self.message:
             self._phase(message)
         if self.display is not None and self.row is not None and total:

@@ -59,15 +59,22 @@ class TargetSpec:
 
 @dataclass(frozen=True)
 class InputSpec:
-    """Exactly one source of tasks: a JSON list, an attribute producing them, or N calls."""
+    """Exactly one source of tasks: a JSON list, an attribute producing them, N calls, or
+    the calls ``concdoctor run`` captured from a program."""
 
     items: tuple[Any, ...] | None = None
     source: TargetSpec | None = None
     repeat: int | None = None
+    calls: bool = False
+    """Each input is a whole call, ``(args, kwargs)``: ``func(*args, **kwargs)``."""
+    captured: str | None = None
+    """A file of calls captured from a program (see :mod:`concdoctor.program.capture`);
+    its inputs are calls."""
 
     @classmethod
     def from_options(
-        cls, *, inputs: str | None, inputs_from: str | None, repeat: int | None
+        cls, *, inputs: str | None, inputs_from: str | None, repeat: int | None,
+        calls: bool = False,
     ) -> InputSpec:
         given = [name for name, value in (("--inputs", inputs), ("--inputs-from", inputs_from),
                                           ("--repeat", repeat)) if value is not None]
@@ -78,26 +85,35 @@ class InputSpec:
             )
         if len(given) > 1:
             raise UsageError(f"use only one of {', '.join(given)}")
+        if calls and repeat is not None:
+            raise UsageError("--calls gives each input's arguments; --repeat calls the "
+                             "function without any: use --inputs or --inputs-from")
         if inputs is not None:
-            return cls(items=tuple(parse_inputs_json(inputs)))
+            return cls(items=tuple(parse_inputs_json(inputs)), calls=calls)
         if inputs_from is not None:
-            return cls(source=TargetSpec.parse(inputs_from, what="--inputs-from"))
+            return cls(source=TargetSpec.parse(inputs_from, what="--inputs-from"), calls=calls)
         assert repeat is not None
         if repeat < 1:
             raise UsageError(f"--repeat must be at least 1, got {repeat}")
         return cls(repeat=repeat)
 
+    @property
+    def unpack(self) -> bool:
+        """Whether each input is a call's ``(args, kwargs)``."""
+        return self.calls or self.captured is not None
+
     def to_dict(self) -> dict[str, Any]:
         return {"items": list(self.items) if self.items is not None else None,
                 "source": self.source.to_dict() if self.source else None,
-                "repeat": self.repeat}
+                "repeat": self.repeat, "calls": self.calls, "captured": self.captured}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InputSpec:
         items, source = data["items"], data["source"]
         return cls(items=tuple(items) if items is not None else None,
                    source=TargetSpec.from_dict(source) if source is not None else None,
-                   repeat=data["repeat"])
+                   repeat=data["repeat"], calls=bool(data.get("calls")),
+                   captured=data.get("captured"))
 
 
 def parse_inputs_json(text: str) -> list[Any]:

@@ -229,7 +229,8 @@ def run_trial(run: ChildState, request: RunTrial, send: Send) -> TrialDone:
         return TrialDone(executor, raised=raised, check=ResultsCheck("raised", got=raised))
     check = None
     if run.record is not None and executor != SEQUENTIAL:  # the reference
-        check = run.record.compare(done.results, run.tasks, run.varies)
+        check = run.record.compare(done.results, run.tasks, run.varies,
+                                   calls=run.resolved.task.unpack)
     return TrialDone(executor, seconds=done.seconds, check=check,
                      task_seconds_mean=done.task_seconds_mean, concurrency=done.concurrency,
                      worker_bytes=done.worker_bytes)

@@ -60,8 +60,8 @@ class ClusterUnavailable(Exception):
 
 
 def run(func: Callable[..., Any], pass_item: bool, is_coroutine: bool, items: Sequence[Any],
-        *, where: str | None, workers: int, count: Count, timeout: float | None,
-        ) -> tuple[list[Any], float]:
+        *, unpack: bool = False, where: str | None, workers: int, count: Count,
+        timeout: float | None) -> tuple[list[Any], float]:
     """Run the batch on the cluster: each call's ``(value, start, end, peak)``, and the
     seconds spent shipping code and checking that it loads (not the batch's: left out
     of its time)."""
@@ -73,8 +73,8 @@ def run(func: Callable[..., Any], pass_item: bool, is_coroutine: bool, items: Se
     place = f"the dask scheduler at {where}" if where else "the local dask scheduler"
     with _client(distributed, where, workers) as client:
         try:
-            futures, shipped = _submit(client, func, pass_item, is_coroutine, items, workers,
-                                       place)
+            futures, shipped = _submit(client, (func, pass_item, is_coroutine, unpack),
+                                       items, workers, place)
         except ClusterUnavailable:
             raise
         except Exception as exc:  # the target has not run yet: whatever failed is the cluster's
@@ -83,16 +83,18 @@ def run(func: Callable[..., Any], pass_item: bool, is_coroutine: bool, items: Se
     return runs, shipped
 
 
-def _submit(client: Any, func: Callable[..., Any], pass_item: bool, is_coroutine: bool,
+def _submit(client: Any, how: tuple[Callable[..., Any], bool, bool, bool],
             items: Sequence[Any], workers: int, place: str) -> tuple[list[Any], float]:
     """One task per chunk, each sent by value, once the cluster has shown it can load
-    them; and the seconds that took that are concdoctor's own (shipping, checking)."""
+    them; and the seconds that took that are concdoctor's own (shipping, checking).
+    ``how`` is ``(func, pass_item, is_coroutine, unpack)``, as ``run_chunk`` takes them."""
+    func, pass_item, is_coroutine, unpack = how
     began = time.perf_counter()
     tasks = _tasks_module()
     by_value = _ship(client, func, tasks)
     shipped = time.perf_counter() - began
-    calls = [ByValue(functools.partial(tasks.run_chunk, func, pass_item, is_coroutine, chunk),
-                     by_value=by_value)
+    calls = [ByValue(functools.partial(tasks.run_chunk, func, pass_item, is_coroutine, chunk,
+                                       unpack), by_value=by_value)
              for chunk in _chunks(items, max(1, workers) * CHUNKS_PER_WORKER)]
     checking = time.perf_counter()
     _preflight(client, calls[0].blob, place, func)

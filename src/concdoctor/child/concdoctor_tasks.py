@@ -22,15 +22,20 @@ so that any exception dask raises is the cluster's, never the target's."""
 
 
 def run_chunk(func: Callable[..., Any], pass_item: bool, is_coroutine: bool,
-              items: Sequence[Any]) -> list[tuple[Any, float, float, int]] | tuple[Any, ...]:
+              items: Sequence[Any], unpack: bool = False,
+              ) -> list[tuple[Any, float, float, int]] | tuple[Any, ...]:
     """Each item's call: ``(value, start, end, peak_bytes)``, as concdoctor's own pools
     report them (``perf_counter`` is one clock for the machine's processes); or, when a
-    call raises, ``(RAISED, pickled exception or None, its text)``."""
+    call raises, ``(RAISED, pickled exception or None, its text)``. With ``unpack`` an
+    item is a whole call's ``(args, kwargs)``."""
     out = []
     for item in items:
         start = time.perf_counter()
         try:
-            call = func(item) if pass_item else func()
+            if unpack:
+                call = func(*item[0], **item[1])
+            else:
+                call = func(item) if pass_item else func()
             value = asyncio.run(call) if is_coroutine else call
         except BaseException as exc:  # the target's own: sent back, told from the cluster's
             return RAISED, _pickled(exc), f"{type(exc).__name__}: {exc}"

@@ -70,20 +70,68 @@ def resolve_job(job: Job) -> Resolved:
         raise ResolveError(f"target {job.target.text!r} is {type(func).__name__}, "
                            "not a function: name a callable after the ':'")
     spec = job.inputs
-    task = make_task(func, pass_item=spec.repeat is None)
     if spec.repeat is not None:
-        return Resolved(task, [None] * int(spec.repeat), "repeat")
+        return Resolved(make_task(func, pass_item=False), [None] * int(spec.repeat), "repeat")
+    if spec.captured is not None:
+        from concdoctor.child.captured import load_captured
+
+        try:
+            captured = load_captured(spec.captured)
+        except ValueError as exc:
+            raise ResolveError(str(exc), "target") from None
+        task = make_task(func, pass_item=True, calls=captured.calls)
+        return Resolved(task, captured.calls, "captured", total=captured.total)
     if spec.source is not None:
         held, called = _load_inputs(spec.source, job.seed)
+        task = make_task(func, pass_item=True, calls=held.items if spec.calls else None)
         return Resolved(task, held.items, "inputs_from", called, held.total)
-    return Resolved(task, list(spec.items or ()), "inputs")
+    items = list(spec.items or ())
+    task = make_task(func, pass_item=True, calls=items if spec.calls else None)
+    return Resolved(task, items, "inputs")
 
 
-def make_task(func: Callable[..., Any], *, pass_item: bool) -> executors.Task:
-    _check_signature(func, pass_item)
+def make_task(func: Callable[..., Any], *, pass_item: bool,
+              calls: Sequence[Any] | None = None) -> executors.Task:
+    """The task calling ``func`` with each input, or without any (``pass_item`` false);
+    given ``calls``, each input is a call's ``(args, kwargs)``, checked against the
+    signature."""
+    if calls is None:
+        _check_signature(func, pass_item)
+    else:
+        _check_calls(func, calls)
     is_coroutine = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
         getattr(func, "__call__", None))
-    return executors.Task(func, pass_item=pass_item, is_coroutine=is_coroutine)
+    return executors.Task(func, pass_item=pass_item, is_coroutine=is_coroutine,
+                          unpack=calls is not None)
+
+
+def _check_calls(func: Callable[..., Any], calls: Sequence[Any]) -> None:
+    """Every input is ``(args, kwargs)`` and binds to the signature: one line naming the
+    first that does not, before anything runs."""
+    try:
+        signature: inspect.Signature | None = inspect.signature(func)
+    except (TypeError, ValueError):
+        signature = None
+    name = getattr(func, "__qualname__", repr(func))
+    for index, call in enumerate(calls):
+        if not (isinstance(call, (list, tuple)) and len(call) == 2
+                and isinstance(call[0], (list, tuple)) and isinstance(call[1], dict)
+                and all(isinstance(key, str) for key in call[1])):
+            raise ResolveError(
+                f"--calls: input {index} is {_preview(call)}, not [args, kwargs]; give each "
+                "input as [[positional, ...], {\"keyword\": value}]")
+        if signature is None:
+            continue
+        try:
+            signature.bind(*call[0], **call[1])
+        except TypeError as exc:
+            raise ResolveError(f"--calls: input {index} does not fit {name}{signature}: "
+                               f"{exc}; fix that input's arguments") from None
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_signature(func: Callable[..., Any], pass_item: bool) -> None:
@@ -126,7 +174,7 @@ def _load_attribute(spec: TargetSpec, *, what: str) -> Any:
 def _import(spec: TargetSpec, *, what: str) -> Any:
     try:
         if spec.path:
-            return _import_path(spec.path)
+            return import_path(spec.path)
         assert spec.module is not None
         return importlib.import_module(spec.module)
     except ResolveError:
@@ -151,7 +199,7 @@ def _import(spec: TargetSpec, *, what: str) -> Any:
                            user_traceback(exc)) from None
 
 
-def _import_path(path: str) -> Any:
+def import_path(path: str) -> Any:
     """Import a file as a top-level module named after it, importable again by workers."""
     directory, filename = os.path.split(path)
     name = os.path.splitext(filename)[0]

@@ -101,6 +101,14 @@ def preview(value: Any) -> str:
         return f"<unrepresentable {type(value).__name__}: {type(exc).__name__}>"
 
 
+def arguments(call: tuple[Sequence[Any], dict[str, Any]]) -> str:
+    """A call's ``(args, kwargs)`` as its parentheses read: ``(url, timeout=5)``."""
+    args, kwargs = call
+    shown = [preview(each) for each in args]
+    shown += [f"{name}={preview(value)}" for name, value in kwargs.items()]
+    return f"({', '.join(shown)})"
+
+
 class Record:
     """The sequential baseline's results: a digest and a preview per task, in order."""
 
@@ -118,8 +126,9 @@ class Record:
         self.previews.append(preview(value))
 
     def compare(self, results: Sequence[Any], items: Sequence[Any],
-                varies: Callable[[], bool]) -> ResultsCheck:
-        """This trial's results against the baseline's, task by task."""
+                varies: Callable[[], bool], *, calls: bool = False) -> ResultsCheck:
+        """This trial's results against the baseline's, task by task (``calls``: each
+        item is a call's ``(args, kwargs)``, shown as the call's parentheses)."""
         if self.uncomparable is not None and all(d is None for d in self.digests):
             return ResultsCheck("skipped", reason=self.uncomparable)
         differing = [index for index, (value, expected) in enumerate(zip(results,
@@ -134,7 +143,9 @@ class Record:
         first = differing[0]
         got = preview(results[first]) if first < len(results) else "<missing>"
         return ResultsCheck("differ", tasks=tuple(differing[:LISTED_TASKS]),
-                            differing=len(differing), first_input=preview(items[first]),
+                            differing=len(differing),
+                            first_input=(arguments(items[first]) if calls
+                                         else preview(items[first])),
                             expected=self.previews[first], got=got)
 
 

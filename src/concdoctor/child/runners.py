@@ -32,24 +32,36 @@ class ExecutorUnavailable(Exception):
 class Task:
     """One call of the user's function with one input; picklable when the function is.
 
-    A coroutine function becomes a plain callable that runs the coroutine in its own
-    event loop, so it can also run on threads and processes.
+    The input is the call's one argument, or with ``unpack`` a whole call's arguments
+    ``(args, kwargs)``: ``func(*args, **kwargs)``. A coroutine function becomes a plain
+    callable that runs the coroutine in its own event loop, so it can also run on
+    threads and processes.
     """
 
-    def __init__(self, func: Callable[..., Any], *, pass_item: bool, is_coroutine: bool) -> None:
+    def __init__(self, func: Callable[..., Any], *, pass_item: bool, is_coroutine: bool,
+                 unpack: bool = False) -> None:
         self.func = func
         self.pass_item = pass_item
         self.is_coroutine = is_coroutine
+        self.unpack = unpack
+
+    def call(self, item: Any) -> Any:
+        """The function called on ``item``: its value, or for a coroutine function the
+        coroutine to await."""
+        if self.unpack:
+            args, kwargs = item
+            return self.func(*args, **kwargs)
+        return self.func(item) if self.pass_item else self.func()
 
     def coroutine(self, item: Any) -> Coroutine[Any, Any, Any]:
-        return self.func(item) if self.pass_item else self.func()
+        return self.call(item)
 
     def __call__(self, item: Any) -> Any:
         if self.is_coroutine:
             import asyncio  # only coroutines need it: imported when one runs
 
             return asyncio.run(self.coroutine(item))
-        return self.func(item) if self.pass_item else self.func()
+        return self.call(item)
 
 
 class Timed:
@@ -273,8 +285,9 @@ def run_on_cluster(batch: Batch) -> Ran:
     task = batch.task
     try:
         rows, shipping = cluster.run(task.func, task.pass_item, task.is_coroutine, batch.items,
-                                     where=batch.scheduler, workers=batch.workers,
-                                     count=batch.count, timeout=batch.timeout)
+                                     unpack=task.unpack, where=batch.scheduler,
+                                     workers=batch.workers, count=batch.count,
+                                     timeout=batch.timeout)
     except cluster.ClusterUnavailable as exc:
         raise ExecutorUnavailable(str(exc)) from None
     return Ran(rows, peak_of(rows), shipping)  # sending code is concdoctor's, not the batch's

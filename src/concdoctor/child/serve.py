@@ -149,12 +149,13 @@ def _done(channel: Channel, reaper: Reaper) -> None:
 
 
 def serve_callable(channel: Channel, reaper: Reaper, func: Callable[..., Any],
-                   items: Sequence[Any], repeat: bool) -> None:
-    """``serve`` for a callable inherited through ``fork`` (the pytest fixture's)."""
+                   items: Sequence[Any], repeat: bool, calls: bool = False) -> None:
+    """``serve`` for a callable inherited through ``fork`` (the pytest fixture's); with
+    ``calls``, each item is a call's ``(args, kwargs)``."""
     from concdoctor.child.resolve import make_task
 
     def resolve() -> Resolved:
-        task = make_task(func, pass_item=not repeat)
+        task = make_task(func, pass_item=not repeat, calls=items if calls else None)
         return Resolved(task, items, "repeat" if repeat else "inputs")
 
     serve(channel, resolve, reaper)

@@ -8,6 +8,7 @@ guard with a lock.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass
 
@@ -28,6 +29,8 @@ class Names:
     func: str
     inputs: str | None  # an expression; None for --repeat (no argument)
     note: str | None = None
+    prelude: tuple[str, ...] = ()
+    """Lines defining what ``func`` names, after the imports (the call of ``--calls``)."""
 
 
 def snippet(d: Diagnosis) -> str | None:
@@ -38,11 +41,13 @@ def snippet(d: Diagnosis) -> str | None:
     if not registry.known(rec.executor):
         return None
     names = _names(d)
+    if d.workload.calls:
+        names = _calling(names, d.workload.is_coroutine)
     body = registry.get(rec.executor).write_snippet()
     lines = [f"# {names.note}"] if names.note else []
     lines += _lock_notes(d)
     lines += body(d, names)
-    return "\n".join(lines).rstrip() + "\n"
+    return re.sub(r"\n{4,}", "\n\n\n", "\n".join(lines)).rstrip() + "\n"  # 2 blank lines at most
 
 
 def _names(d: Diagnosis) -> Names:
@@ -75,6 +80,17 @@ def _names(d: Diagnosis) -> Names:
     return Names(tuple(dict.fromkeys(imports)), func, inputs, note)
 
 
+def _calling(names: Names, is_coroutine: bool) -> Names:
+    """For inputs that are calls: a function of one input that makes the call."""
+    define, wait = ("async def", "await ") if is_coroutine else ("def", "")
+    prelude = (f"{define} call_one(call):", "    args, kwargs = call",
+               f"    return {wait}{names.func}(*args, **kwargs)")
+    note = names.note
+    if names.inputs == "inputs":
+        note = "inputs: your calls' arguments, one (args, kwargs) per call"
+    return Names(names.imports, "call_one", names.inputs, note, prelude)
+
+
 def _by_value(d: Diagnosis) -> bool:
     rec = d.recommendation
     return bool(rec and registry.known(rec.executor) and registry.get(rec.executor).by_value)
@@ -96,13 +112,15 @@ def _import(where: str, name: str) -> str:
     return f"from {where} import {name}"
 
 
-def _header(imports: tuple[str, ...], *stdlib: str) -> list[str]:
-    """Standard-library imports, a blank line, then the user's function and inputs."""
-    lines = [line for block in imports for line in block.split("\n")]
+def _header(names: Names, *stdlib: str) -> list[str]:
+    """Standard-library imports, a blank line, then the user's function and inputs (and
+    what calls the function, when there is a prelude)."""
+    lines = [line for block in names.imports for line in block.split("\n")]
     first = [*stdlib, *(line for line in lines if line.startswith("import "))]
     rest = [line for line in lines if not line.startswith("import ")]
     ordered = [*dict.fromkeys(sorted(first, key=lambda line: line.startswith("from ")))]
-    return [*ordered, *([""] if ordered else []), *dict.fromkeys(rest), ""]
+    prelude = ["", "", *names.prelude, "", ""] if names.prelude else [""]
+    return [*ordered, *([""] if ordered else []), *dict.fromkeys(rest), *prelude]
 
 
 def pool_body(d: Diagnosis, names: Names) -> list[str]:
@@ -116,7 +134,7 @@ def pool_body(d: Diagnosis, names: Names) -> list[str]:
     if pool == "InterpreterPoolExecutor" and _before_314(d):
         source = "from interpreters_backport.concurrent.futures import InterpreterPoolExecutor"
     extra = ["import asyncio"] if d.workload.is_coroutine else []
-    lines = _header(names.imports, *extra, source)
+    lines = _header(names, *extra, source)
     call = names.func
     if d.workload.is_coroutine:
         lines += ["", "def run_one(item):", f"    return asyncio.run({_call(names, 'item')})",
@@ -146,7 +164,7 @@ def hybrid_body(d: Diagnosis, names: Names) -> list[str]:
     items = names.inputs or f"range({d.workload.tasks})"
     call = _call(names, "item")
     if d.workload.is_coroutine:
-        lines = _header(names.imports, "import asyncio",
+        lines = _header(names, "import asyncio",
                         "from concurrent.futures import ProcessPoolExecutor")
         lines += ["", "async def gather_chunk(chunk):",
                   f"    semaphore = asyncio.Semaphore({inner})  # {inner} calls at once",
@@ -155,7 +173,7 @@ def hybrid_body(d: Diagnosis, names: Names) -> list[str]:
                   "    return await asyncio.gather(*(one(item) for item in chunk))", "", "",
                   "def run_chunk(chunk):", "    return asyncio.run(gather_chunk(chunk))"]
     else:
-        lines = _header(names.imports,
+        lines = _header(names,
                         "from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor")
         run_one = names.func if names.inputs is not None else f"lambda _: {names.func}()"
         lines += ["", "def run_chunk(chunk):",
@@ -179,7 +197,7 @@ def dask_body(d: Diagnosis, names: Names) -> list[str]:
                f"Client(n_workers={rec.workers}, threads_per_worker=1)")
     items = names.inputs or f"range({d.workload.tasks})"
     call = names.func if names.inputs is not None else f"lambda _: {names.func}()"
-    lines = _header(names.imports, "from dask.distributed import Client")
+    lines = _header(names, "from dask.distributed import Client")
     where_note = ["    # " + line for line in textwrap.wrap(
         "dask unpickles the task graph on the scheduler as well as on the workers: both "
         "need this code installed, or sent with client.upload_file(path), which reaches "
@@ -202,7 +220,7 @@ def loky_body(d: Diagnosis, names: Names) -> list[str]:
            "ProcessPoolExecutor sends functions by name, which they cannot import. "
            "pip install loky")
     lines = ["# " + line for line in textwrap.wrap(why, COMMENT_WIDTH - 2)]
-    lines += _header(names.imports, *(["import asyncio"] if d.workload.is_coroutine else ()),
+    lines += _header(names, *(["import asyncio"] if d.workload.is_coroutine else ()),
                      "from loky import get_reusable_executor")
     call, items = names.func, names.inputs or f"range({d.workload.tasks})"
     if d.workload.is_coroutine or names.inputs is None:
@@ -220,7 +238,7 @@ def asyncio_body(d: Diagnosis, names: Names) -> list[str]:
     rec = d.recommendation
     assert rec is not None
     items = names.inputs or f"range({d.workload.tasks})"
-    return _header(names.imports, "import asyncio") + [
+    return _header(names, "import asyncio") + [
         "",
         "async def gather_all(items):",
         f"    semaphore = asyncio.Semaphore({rec.workers})  # at most {rec.workers} in flight",
@@ -239,7 +257,7 @@ def asyncio_body(d: Diagnosis, names: Names) -> list[str]:
 def sequential_body(d: Diagnosis, names: Names) -> list[str]:
     items = names.inputs or f"range({d.workload.tasks})"
     if d.workload.is_coroutine:
-        return _header(names.imports, "import asyncio") + [
+        return _header(names, "import asyncio") + [
             "",
             "async def run_all(items):",
             f"    return [await {_call(names, 'item')} for item in items]",
@@ -247,7 +265,7 @@ def sequential_body(d: Diagnosis, names: Names) -> list[str]:
             "",
             f"results = asyncio.run(run_all({items}))  # one loop, one call at a time",
         ]
-    return _header(names.imports) + [f"results = [{_call(names, 'item')} for item in {items}]"]
+    return _header(names) + [f"results = [{_call(names, 'item')} for item in {items}]"]
 
 
 def _call(names: Names, item: str) -> str:

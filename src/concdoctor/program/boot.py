@@ -1,5 +1,5 @@
 """The program's own process: ``python -m concdoctor.program.boot OUT GO_FD [--cgroup P]
--- (SCRIPT | -m MODULE) ARGS...``.
+[--capture WANTED CAPTURED] -- (SCRIPT | -m MODULE) ARGS...``.
 
 It contains itself first (joins the cgroup the parent made, becomes a subreaper, lets
 its parent's samplers read it), measures what the recorder costs per call, then waits
@@ -10,7 +10,9 @@ the program is re-raised, so the interpreter prints and exits exactly as it woul
 without concdoctor. The counts go to ``OUT`` (JSON, replaced atomically) every
 :data:`SNAPSHOT_SECONDS` and once more at exit, after the program's own exit handlers
 and the sweep of whatever it left running: a program that crashes or is killed at the
-timeout still leaves what it had run so far.
+timeout still leaves what it had run so far. With ``--capture``, the calls that the JSON
+file ``WANTED`` names (:class:`~concdoctor.program.capture.Wanted`) are captured to
+``CAPTURED``, written with the counts.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from concdoctor.program.capture import Capture, Wanted
 from concdoctor.program.recorder import Cost, Recorder, calibrate
 
 SNAPSHOT_SECONDS = 1.0
@@ -34,9 +37,10 @@ PR_SET_PTRACER = 0x59616D61
 class Boot:
     """The run's state, written to ``OUT`` as the snapshot the parent reads."""
 
-    def __init__(self, out: str) -> None:
+    def __init__(self, out: str, capture: tuple[Capture, str] | None = None) -> None:
         self.out = out
-        self.recorder = Recorder()
+        self.capture = capture
+        self.recorder = Recorder(capture=capture[0] if capture else None)
         self.cost: Cost | None = None
         self.started = 0.0
         self.ended: float | None = None
@@ -65,6 +69,8 @@ class Boot:
             with open(temporary, "w", encoding="utf-8") as handle:
                 json.dump(state, handle)
             os.replace(temporary, self.out)
+            if self.capture is not None and (self.capture[0].changed or final):
+                self.capture[0].write(self.capture[1])
 
     def keep_writing(self) -> None:
         while self.ended is None:
@@ -136,12 +142,23 @@ def _find(module: str) -> None:
         raise SystemExit(1)
 
 
+def _capture(flags: list[str]) -> tuple[Capture, str] | None:
+    if "--capture" not in flags:
+        return None
+    at = flags.index("--capture")
+    with open(flags[at + 1], encoding="utf-8") as handle:
+        wanted = json.load(handle)
+    wanted["picks"] = tuple(wanted["picks"])
+    return Capture(Wanted(**wanted)), flags[at + 2]
+
+
 def main(argv: list[str]) -> None:
     out, go_fd = argv[0], int(argv[1])
     rest = argv[2:]
-    cgroup = rest[1] if rest[:1] == ["--cgroup"] else None
+    flags = rest[:rest.index("--")]
+    cgroup = flags[flags.index("--cgroup") + 1] if "--cgroup" in flags else None
     program = rest[rest.index("--") + 1:]
-    boot = Boot(out)
+    boot = Boot(out, _capture(flags))
     boot.containment = _contain(cgroup)
     _allow_tracer(os.getppid())
     atexit.register(boot.at_exit)

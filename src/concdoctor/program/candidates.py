@@ -58,6 +58,30 @@ class Candidate:
     picklable: bool
     reason: str | None
     saving_seconds: float
+    file: str = ""
+    """The function's file, absolute (where the capture finds it)."""
+    line: int = 0
+    """The line its ``def`` starts on."""
+    site_file: str = ""
+    """The call site's file, absolute."""
+    site_line: int = 0
+    call: str = ""
+    """The call as the source writes it (``fetch(url, timeout=5)``), when it can be read."""
+    counted_all: bool = True
+    """False when the recorder stopped counting the function's calls (many, each short):
+    ``calls`` is then a lower bound."""
+
+    @property
+    def qualname(self) -> str:
+        return self.function.rpartition(":")[2]
+
+    @property
+    def importable(self) -> str | None:
+        """Why the diagnosis child cannot import the function by name, or None."""
+        if "<" in self.qualname:
+            return (f"{self.qualname} is defined inside a function: define it at module "
+                    "level to diagnose its calls (and to run them on processes)")
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,15 +126,19 @@ def rank(records: Iterable[dict[str, Any]], wall_seconds: float, cpu_count: int,
             loop = looped(site["file"], site["function"], site["line"])
             if loop is None:
                 continue
-            found.append(_candidate(record, site, min(share, 1.0), loop,
-                                    activity(record, site), cpu_count, name))
+            found.append(candidate(record, site, wall_seconds, loop, activity(record, site),
+                                   cpu_count, name))
     return sorted(found, key=lambda each: (not each.picklable, -each.saving_seconds,
                                            each.function))
 
 
-def _candidate(record: dict[str, Any], site: dict[str, Any], share: float, loop: int,
-               samples: StackSamples, cpu_count: int, name: Callable[[str], str]) -> Candidate:
+def candidate(record: dict[str, Any], site: dict[str, Any], wall_seconds: float,
+              loop: int | None, samples: StackSamples, cpu_count: int,
+              name: Callable[[str], str]) -> Candidate:
+    """One call site of one function as a candidate (``loop`` None: not in a loop, shown
+    as the call site's own line)."""
     calls, seconds = site["calls"], site["seconds"]
+    share = min(seconds / wall_seconds, 1.0) if wall_seconds > 0 else 0.0
     kind = kind_of(samples, seconds / calls)
     pickles = site.get("pickles")
     picklable = pickles is True or pickles is None
@@ -118,10 +146,13 @@ def _candidate(record: dict[str, Any], site: dict[str, Any], share: float, loop:
     return Candidate(
         function=f"{name(record['file'])}:{record['name']}",
         call_site=f"{name(site['file'])}:{site['line']} in {caller_name(site['function'])}",
-        loop=f"{name(site['file'])}:{loop}", calls=calls, seconds=round(seconds, 6),
+        loop=f"{name(site['file'])}:{loop if loop is not None else site['line']}",
+        calls=calls, seconds=round(seconds, 6),
         share=round(share, 4), kind=kind, **fractions(samples), picklable=picklable,
         reason=None if picklable else str(pickles),
-        saving_seconds=round(saving, 6))
+        saving_seconds=round(saving, 6), file=record["file"], line=record["line"],
+        site_file=site["file"], site_line=site["line"],
+        counted_all=not record.get("stopped", False))
 
 
 def fractions(samples: StackSamples) -> dict[str, float | None]:

@@ -87,3 +87,29 @@ def _first_line(node: ast.AST) -> int:
 
 def _last_line(node: ast.AST) -> int:
     return getattr(node, "end_lineno", None) or getattr(node, "lineno", 0)
+
+
+CALL_CHARS = 80
+"""The longest call text a report quotes; longer ones end in an ellipsis."""
+
+
+def call_text(path: str, line: int, name: str) -> str | None:
+    """The call of ``name`` on ``line`` as the source writes it (``fetch(url, timeout=5)``),
+    or None when the source cannot be read or holds no such call there."""
+    tree = _tree(path)
+    if tree is None:
+        return None
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and node.lineno <= line <= _last_line(node) and _called(node) == name]
+    if not calls:
+        return None
+    call = min(calls, key=lambda node: (node.lineno != line, _last_line(node) - node.lineno))
+    text = " ".join(ast.unparse(call).split())
+    return text if len(text) <= CALL_CHARS else text[:CALL_CHARS - 1] + "…"
+
+
+def _called(call: ast.Call) -> str | None:
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id
+    return func.attr if isinstance(func, ast.Attribute) else None

@@ -20,7 +20,8 @@ outside, says what those calls did. Two backends, one bookkeeping:
 Only the outermost activation of a function is timed, so a recursive function's time is
 not counted twice. Arguments are checked for pickling once per call site, at its
 :data:`CHECK_AT`-th call: a pool needs them pickled, and checking every call would cost
-as much as the calls. The recorder keeps no argument values.
+as much as the calls. The recorder keeps no argument values, but for the one function
+whose calls it is asked to capture (:mod:`concdoctor.program.capture`).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ _SKIPPED_NAMES = ("<frozen ", "<string>")
 class _Function:
     """One function's counts: all of them, and per call site ``[calls, seconds, pickled]``."""
 
-    __slots__ = ("calls", "seconds", "depth", "sites", "stopped")
+    __slots__ = ("calls", "seconds", "depth", "sites", "stopped", "capture")
 
     def __init__(self) -> None:
         self.calls = 0
@@ -56,14 +57,18 @@ class _Function:
         self.depth = 0
         self.sites: dict[tuple[Any, int], list[Any]] = {}
         self.stopped = False
+        self.capture: Any = None
+        """The :class:`~concdoctor.program.capture.Capture` offered this function's calls."""
 
 
 class Recorder:
     """Calls and times per function and call site, from the moment :meth:`install` is called."""
 
     def __init__(self, *, stop_after: float = STOP_AFTER,
-                 ignore: tuple[str, ...] = _OWN_DIRS) -> None:
+                 ignore: tuple[str, ...] = _OWN_DIRS, capture: Any = None) -> None:
         self.stop_after = stop_after
+        self.capture = capture
+        """Given, a :class:`~concdoctor.program.capture.Capture` of one function's calls."""
         self.ignore = ignore
         self.functions: dict[Any, _Function] = {}
         self.skip: set[Any] = set()
@@ -85,6 +90,8 @@ class Recorder:
                 self.skip.add(code)
                 return False
             record = self.functions[code] = _Function()
+            if self.capture is not None and self.capture.matches(code):
+                record.capture = self.capture
         caller = frame.f_back
         key = (caller.f_code, caller.f_lineno) if caller is not None else (None, 0)
         site = record.sites.get(key)
@@ -95,6 +102,8 @@ class Recorder:
         record.depth += 1
         if site[0] == CHECK_AT:
             site[2] = _pickles(frame, code)
+        if record.capture is not None:
+            record.capture.offer(frame)
         self.starts[frame] = (time.perf_counter(), record, site)
         return True
 
@@ -109,7 +118,8 @@ class Recorder:
         seconds = time.perf_counter() - started
         record.seconds += seconds
         site[1] += seconds
-        if record.calls >= self.stop_after and record.seconds < TINY_SECONDS * record.calls:
+        if (record.calls >= self.stop_after and record.seconds < TINY_SECONDS * record.calls
+                and record.capture is None):
             record.stopped = True
             self.skip.add(code)
 

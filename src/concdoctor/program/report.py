@@ -23,8 +23,15 @@ The JSON shape (``schema_version`` 1, additive to the profile report's contract)
                      "gil": 0.02, "released": 0.01,
                      "call_sites": ["etl.py:41 in main (4000 calls)"]}]}}
 
-``target`` names the chosen function, and ``chosen`` the candidate diagnosed, once
-calls are captured and diagnosed (not yet: both stay null).
+``target`` and ``program.chosen`` name the candidate diagnosed (its ``function``), and
+``program.diagnosis`` is that diagnosis: the profile report's own JSON, of the captured
+calls. ``program.capture`` says what the capture's run took::
+
+    "capture": {"captured": 120, "wanted": 120, "seen": 4000, "total": 4000,
+                "too_big": 0, "problem": null, "seed": 0, "per_call_bytes": 2236962}
+
+Without a diagnosis, ``program.not_diagnosed`` says why (one line). A candidate's
+``file`` and ``site_file`` are absolute paths, as in the profile report's JSON.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from concdoctor.diagnosis import Diagnosis
 from concdoctor.program.candidates import Candidate, FunctionTime
 
 SCHEMA_VERSION = 1
@@ -57,6 +65,50 @@ class RecorderCost:
 
 
 @dataclass(frozen=True)
+class CaptureFacts:
+    """What the program's second run captured of the chosen call site's calls."""
+
+    captured: int
+    wanted: int
+    """The calls picked (spread over the first run's count)."""
+    seen: int
+    """The calls the second run made from the call site."""
+    total: int
+    """The calls the first run made from it: what the prediction scales to."""
+    too_big: int
+    """Picked calls left out: their arguments took more than their share of memory."""
+    problem: str | None
+    """Why a picked call's arguments did not pickle, for the first that did not."""
+    seed: int
+    per_call_bytes: int
+
+
+@dataclass(frozen=True)
+class LoopRewrite:
+    """The program's loop rewritten to run the diagnosed calls on the advised executor."""
+
+    file: str
+    """The file, as the report shows it (relative to the project)."""
+    first_line: int
+    last_line: int
+    imports: tuple[str, ...]
+    before: str
+    """The lines it replaces, as they are."""
+    after: str
+    note: str | None = None
+
+    def code(self) -> str:
+        """The imports and the replacement, as one block to read and paste."""
+        lines = []
+        if self.imports:
+            lines += [f"# at the top of {self.file}:", *self.imports, ""]
+        span = (f"line {self.first_line}" if self.first_line == self.last_line
+                else f"lines {self.first_line}-{self.last_line}")
+        lines += [f"# in place of {span}:", self.after.rstrip("\n")]
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
 class ProgramReport:
     argv: tuple[str, ...]
     module: bool
@@ -75,6 +127,17 @@ class ProgramReport:
     chosen: str | None = field(default=None)
     functions: tuple[FunctionTime, ...] = ()
     """The functions that took the most time, candidates or not."""
+    diagnosed: Candidate | None = None
+    """The call site whose calls were captured: the top candidate, or the one named
+    (which may not be a candidate)."""
+    diagnosis: Diagnosis | None = None
+    """The diagnosis of its captured calls."""
+    capture: CaptureFacts | None = None
+    not_diagnosed: str | None = None
+    """Why no candidate was diagnosed (one line), when none was."""
+    rewrite: LoopRewrite | None = None
+    rewrite_refused: str | None = None
+    """Why the loop is not rewritten (one line): the diagnosis's snippet stands instead."""
 
     def to_dict(self) -> dict[str, Any]:
         program = {
@@ -85,7 +148,13 @@ class ProgramReport:
             "recorder_overhead": asdict(self.recorder) if self.recorder else None,
             "candidates": [each.to_dict() for each in self.candidates],
             "chosen": self.chosen,
-            "functions": [each.to_dict() for each in self.functions]}
+            "diagnosed": self.diagnosed.to_dict() if self.diagnosed else None,
+            "functions": [each.to_dict() for each in self.functions],
+            "capture": asdict(self.capture) if self.capture else None,
+            "diagnosis": self.diagnosis.to_dict() if self.diagnosis else None,
+            "not_diagnosed": self.not_diagnosed,
+            "rewrite": asdict(self.rewrite) if self.rewrite else None,
+            "rewrite_refused": self.rewrite_refused}
         return {"schema_version": SCHEMA_VERSION, "report": "program", "target": self.chosen,
                 "environment": {"python": self.python, "cpu_count": self.cpu_count},
                 "program": program}
@@ -107,7 +176,17 @@ class ProgramReport:
             sampling=program["sampling"], left_running=tuple(program["left_running"]),
             failure=program["failure"], chosen=program["chosen"],
             functions=tuple(FunctionTime.from_dict(each)
-                            for each in program.get("functions", ())))
+                            for each in program.get("functions", ())),
+            capture=CaptureFacts(**program["capture"]) if program.get("capture") else None,
+            diagnosed=(Candidate.from_dict(program["diagnosed"])
+                       if program.get("diagnosed") else None),
+            diagnosis=(Diagnosis.from_dict(program["diagnosis"])
+                       if program.get("diagnosis") else None),
+            not_diagnosed=program.get("not_diagnosed"),
+            rewrite=(LoopRewrite(**{**program["rewrite"],
+                                    "imports": tuple(program["rewrite"]["imports"])})
+                     if program.get("rewrite") else None),
+            rewrite_refused=program.get("rewrite_refused"))
 
     @classmethod
     def from_json(cls, text: str) -> ProgramReport:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import pickle
 import platform
 import signal
 import subprocess
@@ -20,60 +21,137 @@ import sys
 import sysconfig
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from concdoctor.cgroup import Cgroup
 from concdoctor.cores import cpu_count
 from concdoctor.descendants import end_tree
 from concdoctor.errors import UsageError
 from concdoctor.program import loops
-from concdoctor.program.candidates import busiest, rank
+from concdoctor.program.candidates import (
+    MIN_CALLS,
+    MIN_SHARE,
+    Candidate,
+    busiest,
+    candidate,
+    rank,
+)
+from concdoctor.program.capture import DEFAULT_COUNT, Wanted, picks, write_captured
 from concdoctor.program.recorder import Cost
-from concdoctor.program.report import ProgramReport, RecorderCost
+from concdoctor.program.report import CaptureFacts, LoopRewrite, ProgramReport, RecorderCost
 from concdoctor.program.samples import SiteSamples, program_stacks
+from concdoctor.target import InputSpec, Job, TargetSpec
+
+if TYPE_CHECKING:
+    from concdoctor.diagnosis import Diagnosis
 
 READY_SECONDS = 60.0
 """How long the program's process may take to start and calibrate the recorder."""
 
 
+@dataclass(frozen=True)
+class Pick:
+    """The call site to diagnose that the user named, rather than the top candidate."""
+
+    function: str | None = None
+    """``module:qualname`` or ``path/to/file.py:qualname``."""
+    line: str | None = None
+    """``path/to/file.py:N``: the line of the call, or of the loop around it."""
+
+
+@dataclass(frozen=True)
+class Ran:
+    """One run of the program: its counts, how it ended, and py-spy's stacks."""
+
+    state: dict[str, Any]
+    outcome: tuple[int | None, bool, float]
+    sampling: str
+    stacks: tuple
+    output: str = ""
+    """What a quiet run (the capture's) wrote, kept to explain its failure."""
+
+
 def run_program(program: list[str], *, module: bool = False, timeout: float | None = None,
-                sampling: bool = True, rate: int = 100) -> ProgramReport:
+                sampling: bool = True, rate: int = 100,
+                diagnose: Callable[[Job], Diagnosis] | None = None, pick: Pick | None = None,
+                capture: int = DEFAULT_COUNT, seed: int = 0,
+                progress: Callable[[str], None] | None = None) -> ProgramReport:
     """Run ``program`` (a script and its arguments, or with ``module`` a module name and
-    its arguments) once under the recorder and py-spy, and rank its candidates."""
+    its arguments) once under the recorder and py-spy, and rank its candidates. Given
+    ``diagnose``, run it again to capture ``capture`` calls of the top candidate (or of
+    ``pick``) and diagnose those calls with it."""
     if not program:
         raise UsageError("name the program to run: concdoctor run SCRIPT [ARGS...] or "
                          "concdoctor run -m MODULE [ARGS...]")
     if not module and not os.path.isfile(program[0]):
         raise UsageError(f"cannot run {program[0]!r}: no such file")
     argv = ["-m", *program] if module else list(program)
+    first = _run_once(argv, timeout=timeout, sampling=sampling, rate=rate)
+    report = _report(program, module, first, timeout)
+    if pick is not None and (pick.function or pick.line) and diagnose is None:
+        raise UsageError("--function and --line choose the calls to diagnose: leave out "
+                         "--no-diagnose")
+    if diagnose is None or report.failure is not None:
+        return report
+    chosen, why = choose(first.state.get("functions", []), report, pick or Pick(),
+                         SiteSamples(first.stacks))
+    if chosen is None:
+        return replace(report, not_diagnosed=why)
+    if progress is not None:
+        progress(f"capturing {min(capture, chosen.calls)} calls of {chosen.qualname}: "
+                 "running the program again, quietly")
+    return _diagnosed(report, chosen, argv, module, timeout, rate, diagnose, capture, seed)
+
+
+def _run_once(argv: list[str], *, timeout: float | None, sampling: bool, rate: int,
+              wanted: Wanted | None = None, folder: Path | None = None) -> Ran:
+    """The program once, under the recorder and py-spy; with ``wanted``, quietly (its
+    output kept, no input) and capturing those calls to ``folder``/captured.pickle."""
     with tempfile.TemporaryDirectory(prefix="concdoctor-run-") as tmp:
-        folder = Path(tmp)
-        out = folder / "calls.json"
+        here = Path(tmp)
+        out = here / "calls.json"
+        flags: list[str] = []
+        if wanted is not None:
+            assert folder is not None
+            spec = here / "wanted.json"
+            spec.write_text(json.dumps(asdict(wanted)), encoding="utf-8")
+            flags = ["--capture", str(spec), str(folder / "captured.pickle")]
         cgroup = Cgroup.create()
+        output = here / "output.txt"
         try:
-            popen, go = _start(out, cgroup, argv)
-            try:
-                samplers, note = _attach(popen.pid, folder, rate, sampling)
-                outcome = _supervise(popen, go, cgroup, samplers, timeout)
-            finally:
-                _end(popen, cgroup)
+            with open(output, "wb") as sink:
+                popen, go = _start(out, cgroup, argv, flags,
+                                   sink if wanted is not None else None)
+                try:
+                    samplers, note = _attach(popen.pid, here, rate, sampling)
+                    outcome = _supervise(popen, go, cgroup, samplers, timeout)
+                finally:
+                    _end(popen, cgroup)
         finally:
             if cgroup is not None:
                 cgroup.remove()
         state = _read(out)
-        stacks = _stacks(samplers, folder, state, outcome[2]) if samplers else ()
-    return _report(program, module, state, outcome, note, stacks, timeout)
+        stacks = _stacks(samplers, here, state, outcome[2]) if samplers else ()
+        said = output.read_text(encoding="utf-8", errors="replace")
+    return Ran(state, outcome, note, stacks, said)
 
 
-def _start(out: Path, cgroup: Cgroup | None, argv: list[str]) -> tuple[
-        subprocess.Popen[bytes], int]:
+def _start(out: Path, cgroup: Cgroup | None, argv: list[str], flags: list[str],
+           sink: Any) -> tuple[subprocess.Popen[bytes], int]:
+    """The boot process, paused until the samplers are on. ``sink`` given, the program
+    writes there and reads nothing (the capture's run: the user saw its output once)."""
     go_r, go_w = os.pipe()
-    flags = ["--cgroup", str(cgroup.path)] if cgroup is not None else []
+    if cgroup is not None:
+        flags = ["--cgroup", str(cgroup.path), *flags]
+    quiet: dict[str, Any] = {} if sink is None else {
+        "stdin": subprocess.DEVNULL, "stdout": sink, "stderr": subprocess.STDOUT}
     try:
         popen = subprocess.Popen(
             [sys.executable, "-m", "concdoctor.program.boot", str(out), str(go_r), *flags,
-             "--", *argv], pass_fds=(go_r,), start_new_session=True)
+             "--", *argv], pass_fds=(go_r,), start_new_session=True, **quiet)
     except BaseException:
         os.close(go_w)
         raise
@@ -143,15 +221,16 @@ def _stacks(samplers: Any, folder: Path, state: dict[str, Any], seconds: float) 
                           samplers.rate, samplers.gil_rate, seconds)
 
 
-def _report(program: list[str], module: bool, state: dict[str, Any],
-            outcome: tuple[int | None, bool, float], note: str, stacks: tuple,
-            timeout: float | None) -> ProgramReport:
-    code, timed_out, seconds = outcome
+def _report(program: list[str], module: bool, ran: Ran, timeout: float | None
+            ) -> ProgramReport:
+    state, note, stacks = ran.state, ran.sampling, ran.stacks
+    code, timed_out, seconds = ran.outcome
     wall = state.get("wall_seconds") or seconds
     cost = _cost(state, wall, stacks)
     activity = SiteSamples(stacks)
     records = state.get("functions", [])
-    candidates = rank(records, wall, cpu_count(), _looped, activity, name=_shown)
+    candidates = [_quoted(each) for each in
+                  rank(records, wall, cpu_count(), _looped, activity, name=_shown)]
     functions = busiest([each for each in records if not _library(each["file"])], wall,
                         activity, name=_shown)
     return ProgramReport(
@@ -160,6 +239,164 @@ def _report(program: list[str], module: bool, state: dict[str, Any],
         python=platform.python_version(), cpu_count=cpu_count(), sampling=note,
         left_running=tuple(state.get("left_running", ())),
         failure=_failure(code, timed_out, timeout, state), functions=tuple(functions))
+
+
+def choose(records: list[dict[str, Any]], report: ProgramReport, pick: Pick,
+           activity: SiteSamples) -> tuple[Candidate | None, str]:
+    """The call site to diagnose: the top candidate that can be, or the one ``pick``
+    names (``activity``: the samples inside a call site's calls); else None and why
+    (one line)."""
+    if pick.function or pick.line:
+        return _picked(records, report, pick, activity)
+    reasons = []
+    for each in report.candidates:
+        why = (each.importable or
+               (None if each.picklable else f"its arguments do not pickle ({each.reason})"))
+        if why is None:
+            return each, ""
+        reasons.append(f"{each.function}: {why}")
+    if reasons:
+        return None, "no candidate can be diagnosed: " + "; ".join(reasons[:3])
+    return None, (f"no function was called at least {MIN_CALLS} times from one call site in "
+                  f"a loop for {MIN_SHARE:.0%} of the run or more; name one with --function "
+                  "module:func or --line file.py:N")
+
+
+def _picked(records: list[dict[str, Any]], report: ProgramReport, pick: Pick,
+            activity: SiteSamples) -> tuple[Candidate | None, str]:
+    sites = [(record, site) for record in records for site in record["sites"]]
+    if pick.function:
+        where, _, qualname = pick.function.rpartition(":")
+        sites = [(record, site) for record, site in sites
+                 if record["name"] == qualname and _defined_in(record["file"], where)]
+        named = f"--function {pick.function}"
+    else:
+        path, _, number = (pick.line or "").rpartition(":")
+        if not path or not number.isdigit():
+            return None, (f"--line {pick.line}: give it as path/to/file.py:N (the line of "
+                          "the call or of its loop)")
+        line = int(number)
+        sites = [(record, site) for record, site in sites
+                 if _same_file(site["file"], path) and line in (
+                     site["line"], _looped(site["file"], site["function"], site["line"]))]
+        named = f"--line {pick.line}"
+    if not sites:
+        busiest = ", ".join(each.function for each in report.functions[:3])
+        return None, (f"{named}: the program made no such call; its busiest functions were "
+                      f"{busiest or 'none'}")
+    record, site = max(sites, key=lambda pair: pair[1]["seconds"])
+    chosen = candidate(record, site, report.wall_seconds,
+                       _looped(site["file"], site["function"], site["line"]),
+                       activity(record, site), cpu_count(), _shown)
+    known = {(each.function, each.call_site): each for each in report.candidates}
+    chosen = known.get((chosen.function, chosen.call_site)) or _quoted(chosen)
+    if chosen.importable:
+        return None, f"{named}: {chosen.importable}"
+    return chosen, ""
+
+
+def _defined_in(path: str, where: str) -> bool:
+    """Whether the file ``path`` is ``where``: a file's path, or a dotted module name."""
+    if where.endswith(".py") or "/" in where:
+        return _same_file(path, where)
+    stem = os.path.join(*where.split("."))
+    real = os.path.realpath(path)
+    return real.endswith((os.sep + stem + ".py", os.sep + os.path.join(stem, "__init__.py")))
+
+
+def _same_file(one: str, other: str) -> bool:
+    return os.path.realpath(one) == os.path.realpath(other)
+
+
+def _diagnosed(report: ProgramReport, chosen: Candidate, argv: list[str], module: bool,
+               timeout: float | None, rate: int, diagnose: Callable[[Job], Diagnosis],
+               count: int, seed: int) -> ProgramReport:
+    """Run the program again capturing ``count`` of the chosen call site's calls, and
+    diagnose those."""
+    report = replace(report, chosen=chosen.function, diagnosed=chosen)
+    spread = (dict(picks=tuple(picks(chosen.calls, count, seed))) if chosen.counted_all
+              else dict(picks=(), reservoir=count, seed=seed))
+    wanted = Wanted(file=chosen.file, line=chosen.line, qualname=chosen.qualname,
+                    site_file=chosen.site_file, site_line=chosen.site_line, **spread)
+    with tempfile.TemporaryDirectory(prefix="concdoctor-capture-") as tmp:
+        folder = Path(tmp)
+        second = _run_once(argv, timeout=timeout, sampling=False, rate=rate, wanted=wanted,
+                           folder=folder)
+        got = _captured(folder / "captured.pickle")
+        # a function the first run stopped counting: the capture's run counted it all
+        total = chosen.calls if chosen.counted_all else max(chosen.calls, got["seen"])
+        facts = CaptureFacts(
+            captured=len(got["blobs"]), wanted=len(wanted.picks) or wanted.reservoir,
+            seen=got["seen"], total=total, too_big=got["too_big"], problem=got["problem"],
+            seed=seed, per_call_bytes=got["per_call_bytes"])
+        report = replace(report, capture=facts)
+        why = _not_captured(facts, second, timeout)
+        if why is not None:
+            return replace(report, not_diagnosed=why)
+        calls = folder / "calls.pickle"
+        main = {"module": argv[1]} if module else {"path": os.path.realpath(argv[0])}
+        write_captured(str(calls), got["blobs"], total, main)
+        folder_of = os.getcwd() if module else os.path.dirname(os.path.realpath(argv[0]))
+        job = Job(TargetSpec(text=chosen.function, path=os.path.realpath(chosen.file),
+                             attribute=chosen.qualname),
+                  InputSpec(captured=str(calls)), extra_sys_path=(folder_of,), seed=seed)
+        return _rewritten(replace(report, diagnosis=diagnose(job)), chosen)
+
+
+def _rewritten(report: ProgramReport, chosen: Candidate) -> ProgramReport:
+    """The report with the loop rewritten for the advice, or why it is not."""
+    from concdoctor import executors as registry
+    from concdoctor.program.rewrite import loop_snippet
+
+    rec = report.diagnosis.recommendation if report.diagnosis else None
+    if rec is None or rec.executor == registry.SEQUENTIAL or not registry.known(rec.executor):
+        return report
+    try:
+        source = Path(chosen.site_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return replace(report, rewrite_refused=f"cannot read {_shown(chosen.site_file)}: {exc}")
+    made = loop_snippet(source, int(chosen.loop.rpartition(":")[2]), chosen.site_line,
+                        chosen.qualname.rpartition(".")[2], registry.get(rec.executor),
+                        rec.workers, python=platform.python_version())
+    if isinstance(made, str):
+        return replace(report, rewrite_refused=made)
+    return replace(report, rewrite=LoopRewrite(
+        file=_shown(chosen.site_file), first_line=made.first_line, last_line=made.last_line,
+        imports=made.imports, before=made.before, after=made.after, note=made.note))
+
+
+def _captured(path: Path) -> dict[str, Any]:
+    """The boot's capture (bytes, counts and text only: safe to load here)."""
+    try:
+        with open(path, "rb") as handle:
+            return pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError):
+        return {"blobs": [], "seen": 0, "too_big": 0, "problem": None, "per_call_bytes": 0}
+
+
+def _not_captured(facts: CaptureFacts, second: Ran, timeout: float | None) -> str | None:
+    """Why the captured calls cannot be diagnosed, or None."""
+    code, timed_out, _ = second.outcome
+    ended = _failure(code, timed_out, timeout, second.state)
+    if facts.captured:
+        return None
+    if facts.problem:
+        return f"the captured calls' arguments do not pickle ({facts.problem})"
+    if facts.too_big:
+        return (f"each captured call's arguments took more than "
+                f"{facts.per_call_bytes:,} bytes; capture fewer calls")
+    last = second.output.strip().splitlines()[-1:] if second.output.strip() else []
+    told = f" (it said: {last[0][:160]})" if last else ""
+    if ended:
+        return f"the capture's run of the program failed: {ended}{told}"
+    return ("the program's second run made none of those calls: it may read its input "
+            "(the second run has none) or behave differently from run to run")
+
+
+def _quoted(each: Candidate) -> Candidate:
+    """The candidate with its call as the source writes it."""
+    text = loops.call_text(each.site_file, each.site_line, each.qualname.rpartition(".")[2])
+    return replace(each, call=text) if text else each
 
 
 def _looped(path: str, function: str, line: int) -> int | None:

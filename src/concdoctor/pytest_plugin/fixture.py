@@ -56,6 +56,7 @@ class ConcdoctorFixture:
         *,
         repeat: int | None = None,
         inputs_from: str | None = None,
+        calls: bool = False,
         rules: str | Path | None = None,
         confirm: bool | None = None,
         compare_all: bool | None = None,
@@ -74,7 +75,8 @@ class ConcdoctorFixture:
         memory_limit: int | str | None = None,
         allow_failure: bool = False,
     ) -> Diagnosis:
-        """Diagnose ``func`` over ``inputs`` (one call each) or ``repeat`` calls.
+        """Diagnose ``func`` over ``inputs`` (one call each) or ``repeat`` calls; with
+        ``calls``, each input is a call's ``(args, kwargs)``.
 
         Same arguments as :func:`concdoctor.api.profile`, passed on to it; ``None``
         means "the marker's, else the command line's, else the default". Fails the test
@@ -85,7 +87,7 @@ class ConcdoctorFixture:
 
         spec = self.marker()
         diagnosis = api.profile(
-            func, inputs, repeat=repeat, inputs_from=inputs_from, rules=rules,
+            func, inputs, repeat=repeat, inputs_from=inputs_from, calls=calls, rules=rules,
             confirm=confirm, compare_all=compare_all, compare=compare, cluster=cluster,
             trials=trials, adaptive=adaptive, timeout=timeout, keep_detached=keep_detached,
             sampling=sampling, rate=rate, budget=budget, seed=seed, sample=sample,

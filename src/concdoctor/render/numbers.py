@@ -42,6 +42,16 @@ def size(count: int | None) -> str:
     return f"{count} B"
 
 
+def duration(value: float) -> str:
+    """A duration as :func:`seconds` gives it, in minutes and seconds from two minutes."""
+    if value < 120:
+        return seconds(value)
+    minutes, rest = divmod(round(value), 60)
+    if minutes >= 120:
+        return f"{minutes // 60} h {minutes % 60} min"
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+
+
 def percent(fraction: float | None, *, plain: bool = False) -> str:
     if fraction is None:
         return "n/a" if plain else "–"

@@ -7,10 +7,12 @@ the run the top candidate's calls were, where they come from, and what they did.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from concdoctor import executors as registry
+from concdoctor.program.candidates import Candidate
 from concdoctor.program.report import ProgramReport
-from concdoctor.render.numbers import fit_start, percent, seconds
+from concdoctor.render.numbers import duration, fit_start, percent, seconds, times
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -38,6 +40,58 @@ def headline(report: ProgramReport) -> str:
     return f"{sentence}: concurrency could save up to {seconds(top.saving_seconds)}."
 
 
+def answer(report: ProgramReport) -> str | None:
+    """The diagnosis in the program's terms: which calls, from where, and what the loop
+    would take on the advice, predicted for all the program's calls and confirmed (or
+    not) on those captured."""
+    top, d, facts = report.diagnosed, report.diagnosis, report.capture
+    if top is None or d is None or facts is None:
+        return None
+    first = (f"{percent(top.share)} of this run was {top.calls:,} calls of {_call(top)} "
+             f"from {caller_name(top)}() at {top.call_site.partition(' in ')[0]}.")
+    rec = d.recommendation
+    if rec is None:
+        why = d.failure.message if d.failure else "no advice"
+        return f"{first} Its {facts.captured} captured calls could not be diagnosed: {why}."
+    captured = f"{facts.captured:,} captured call{'' if facts.captured == 1 else 's'}"
+    if rec.executor == registry.SEQUENTIAL:
+        return f"{first} Keep the loop as it is: {rec.reason}"
+    before, after, how = _loop_times(report)
+    pool = f"{registry.label(rec.executor)} of {rec.workers} worker{'s' * (rec.workers != 1)}"
+    confirmation = d.confirmation
+    if confirmation is None:
+        checked = f"not measured on the {captured}"
+    elif confirmation.confirmed:
+        checked = f"confirmed on {captured}"
+    else:
+        checked = f"not confirmed on {captured} ({times(confirmation.speedup)} measured)"
+    if before is None or after is None:
+        return f"{first} On a {pool}: {checked}."
+    return (f"{first} The loop would take {duration(after)} instead of {duration(before)} "
+            f"on a {pool} ({how}), {checked}.")
+
+
+def _call(top: Candidate) -> str:
+    return top.call or f"{top.qualname.rpartition('.')[2]}()"
+
+
+def caller_name(top: Candidate) -> str:
+    return top.call_site.partition(" in ")[2] or "?"
+
+
+def _loop_times(report: ProgramReport) -> tuple[float | None, float | None, str]:
+    """The calls' time sequentially and on the advice: predicted for all the program's
+    calls from the captured ones, or measured when all of them were captured."""
+    d = report.diagnosis
+    assert d is not None
+    if d.prediction is not None:
+        return d.prediction.sequential_seconds, d.prediction.recommended_seconds, "predicted"
+    confirmation = d.confirmation
+    if confirmation is None or confirmation.recommended_seconds is None:
+        return None, None, ""
+    return confirmation.baseline_seconds, confirmation.recommended_seconds, "measured"
+
+
 def summary(report: ProgramReport) -> str:
     """The run in one line: the program, how it ended, what the recorder cost."""
     ended = "exit code 0" if report.failure is None else report.failure
@@ -51,20 +105,51 @@ def summary(report: ProgramReport) -> str:
 
 
 def show(report: ProgramReport, console: Console) -> None:
-    from rich.table import Table
     from rich.text import Text
 
     console.print(Text(summary(report), style="dim"))
-    console.print(Text(headline(report), style="bold"))
+    console.print(Text(answer(report) or headline(report), style="bold"))
     for each in report.left_running:
         console.print(Text(f"ended what the program left running: {each}", style="yellow"))
-    if not report.candidates:
-        return
+    if report.candidates:
+        console.print(_candidates(report, console.width))
+    if report.not_diagnosed:
+        console.print(Text("not diagnosed: ", style="bold yellow") + Text(report.not_diagnosed))
+    if report.diagnosis is not None:
+        _diagnosis(report, console)
+
+
+def _diagnosis(report: ProgramReport, console: Console) -> None:
+    from rich.syntax import Syntax
+    from rich.text import Text
+
+    from concdoctor.render import paths, terminal
+
+    d = report.diagnosis
+    assert d is not None
+    parts = terminal.renderables(paths.for_readers(d), console.width,
+                                 snippet=report.rewrite is None)
+    rewrite = report.rewrite
+    if rewrite is not None:
+        if rewrite.note:
+            parts.append(Text("note: ", style="bold") + Text(rewrite.note))
+        parts += terminal.code_block(rewrite.code(), "The loop, rewritten", console.width)
+    elif report.rewrite_refused:
+        parts.append(Text("the loop is not rewritten: ", style="bold")
+                     + Text(f"{report.rewrite_refused}; the snippet runs the same calls"))
+    for part in parts:
+        console.print(part, soft_wrap=isinstance(part, Syntax))
+
+
+def _candidates(report: ProgramReport, width: int) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="Candidates, by what concurrency could save", title_justify="left")
     for column in ("#", "Function and call site", "Calls", "Share", "Kind", "Could save"):
         table.add_column(column, justify="left" if "Function" in column or column == "Kind"
                          else "right", no_wrap=True)
-    room = max(24, console.width - FIXED_COLUMNS)
+    room = max(24, width - FIXED_COLUMNS)
     notes = []
     for index, each in enumerate(report.candidates, 1):
         where = Text(fit_start(each.function.rpartition(":")[2], room))
@@ -77,7 +162,7 @@ def show(report: ProgramReport, console: Console) -> None:
                       KIND_SHORT.get(each.kind, each.kind), saving)
     if notes:
         table.caption = Text("\n".join(notes), justify="left")
-    console.print(table)
+    return table
 
 
 FIXED_COLUMNS = 58

@@ -52,13 +52,16 @@ class TerminalRenderer(Renderer):
         from rich.syntax import Syntax
 
         console = console or Console(highlight=False)
-        for renderable in _renderables(paths.for_readers(diagnosis), console.width):
+        for renderable in renderables(paths.for_readers(diagnosis), console.width):
             # code too wide for the terminal goes out whole, for the terminal to wrap:
             # cropped or broken lines would not run once pasted
             console.print(renderable, soft_wrap=isinstance(renderable, Syntax))
 
 
-def _renderables(d: Diagnosis, width: int = 100) -> list[RenderableType]:
+def renderables(d: Diagnosis, width: int = 100, *, snippet: bool = True
+                ) -> list[RenderableType]:
+    """The report's parts, in order; without its snippet when another replaces it (the
+    loop of ``concdoctor run``)."""
     from rich.text import Text
 
     parts: list[RenderableType] = [_verdict(d)]
@@ -72,7 +75,7 @@ def _renderables(d: Diagnosis, width: int = 100) -> list[RenderableType]:
     if d.scaling:
         parts.append(_scaling(d))
     parts.append(Text(wording.environment_summary(d), style="dim"))
-    parts += _tail(d, width)
+    parts += _tail(d, width, snippet=snippet)
     return parts
 
 
@@ -242,7 +245,7 @@ def _scaling(d: Diagnosis) -> RenderableType:
     return table
 
 
-def _tail(d: Diagnosis, width: int) -> list[RenderableType]:
+def _tail(d: Diagnosis, width: int, *, snippet: bool = True) -> list[RenderableType]:
     from rich.panel import Panel
     from rich.text import Text
 
@@ -257,16 +260,23 @@ def _tail(d: Diagnosis, width: int) -> list[RenderableType]:
                            border_style="red"))
     if d.command:
         parts.append(Text("reproduce: ", style="bold") + Text(d.command, style="cyan"))
-    code = d.recommendation.snippet if d.recommendation else None
+    code = d.recommendation.snippet if d.recommendation and snippet else None
     if code:
-        from rich.syntax import Syntax
-
-        longest = max(len(line) for line in code.rstrip().splitlines())
-        syntax = Syntax(code.rstrip(), "python", theme="ansi_dark", background_color="default",
-                        code_width=longest)
-        if longest + _PANEL <= width:
-            parts.append(Panel(syntax, title=wording.SNIPPET_TITLE, title_align="left",
-                               border_style="green"))
-        else:  # a panel would crop its lines
-            parts += [Text(f"{wording.SNIPPET_TITLE}:", style="bold green"), syntax]
+        parts += code_block(code, wording.SNIPPET_TITLE, width)
     return parts
+
+
+def code_block(code: str, title: str, width: int) -> list[RenderableType]:
+    """Python to paste, in a panel titled ``title``; or its title and the code alone,
+    for the terminal to wrap, when its lines are too wide for a panel (cropped or broken
+    lines would not run once pasted: the caller prints a Syntax with ``soft_wrap``)."""
+    from rich.panel import Panel
+    from rich.syntax import Syntax
+    from rich.text import Text
+
+    longest = max(len(line) for line in code.rstrip().splitlines())
+    syntax = Syntax(code.rstrip(), "python", theme="ansi_dark", background_color="default",
+                    code_width=longest)
+    if longest + _PANEL <= width:
+        return [Panel(syntax, title=title, title_align="left", border_style="green")]
+    return [Text(f"{title}:", style="bold green"), syntax]

@@ -250,7 +250,10 @@ def environment_summary(d: Diagnosis) -> str:
 def workload_text(d: Diagnosis) -> str:
     w = d.workload
     kind = "async def" if w.is_coroutine else "def"
-    return f"{w.tasks} tasks from {w.input_source}, {kind} target"
+    if w.input_source == "captured":
+        return f"{w.tasks:,} calls of the program's, a sample captured as it ran; {kind} target"
+    each = ", each (args, kwargs)" if w.calls else ""
+    return f"{w.tasks} tasks from {w.input_source}{each}, {kind} target"
 
 
 def created_text(d: Diagnosis) -> str:
