@@ -2,13 +2,14 @@
 
 For each example program, at a size where the capture takes a sample of the loop's
 calls (so that the loop's time on the advice is predicted, not measured on all of
-them): ``concdoctor run`` it through the API and keep the predicted time of the loop,
-sequential and on the advice. Then time the loop itself, in copies of the program with
-a timer around the loop's lines: the program as it is, and the program with the loop
-replaced by the rewrite the report gives (its imports added at the top). The copies run
-in turn, ``--reps`` times each; the table gives the medians, their range, and the
-prediction's error against the median. Where the advice is to stay sequential there is
-no rewrite: the sequential prediction is the one checked.
+them), in ``--reps`` rounds: ``concdoctor run`` it through the API and keep the
+predicted time of the loop, sequential and on the advice; then time the loop itself, in
+copies of the program with a timer around the loop's lines: the program as it is, and
+the program with the loop replaced by the rewrite the report gives (its imports added at
+the top). Each round's prediction is compared with that round's measurement, so that the
+machine's slow drifts fall on both; the table gives the medians and their ranges, and
+the median and range of the prediction's errors. Where the advice is to stay sequential
+there is no rewrite: the sequential prediction is the one checked.
 
     python benchmarks/loop_prediction.py [--reps 5] [fetch_loop cpu_loop ...]
 """
@@ -74,47 +75,58 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
 
+def measured(name: str, args: list[str]) -> tuple[float, float, str, str | None,
+                                                  float, float | None]:
+    """One round: the run's predictions (sequential, advised), the advice, why the loop
+    was not rewritten, and the loop's time as it is and rewritten."""
+    path = ROOT / "examples" / "programs" / f"{name}.py"
+    report = api.run_program([str(path.relative_to(ROOT)), *args], seed=1)
+    sequential, advised, executor = predicted(report)
+    top = report.diagnosed
+    assert top is not None
+    source = path.read_text(encoding="utf-8")
+    rewrite = report.rewrite
+    first, last = ((rewrite.first_line, rewrite.last_line) if rewrite else
+                   (int(top.loop.rpartition(":")[2]), top.site_line))
+    with tempfile.TemporaryDirectory() as tmp:
+        original = Path(tmp) / f"{name}_timed.py"
+        original.write_text(timed_copy(source, first, last, None, ()), encoding="utf-8")
+        before = loop_seconds(original, args)
+        after = None
+        if rewrite is not None:
+            changed = Path(tmp) / f"{name}_rewritten.py"
+            changed.write_text(timed_copy(source, first, last, rewrite.after, rewrite.imports),
+                               encoding="utf-8")
+            after = loop_seconds(changed, args)
+    refused = None if rewrite else (report.rewrite_refused or "stays sequential")
+    return sequential, advised, executor, refused, before, after
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("names", nargs="*", default=list(PROGRAMS))
     options = parser.parse_args()
-    print("| program | advice | loop, sequential s: predicted / measured (range) | "
-          "loop on the advice s: predicted / measured (range) | error |")
-    print("|---|---|---|---|---|")
+    print("| program | advice | loop, sequential s: predicted / measured | loop on the "
+          "advice s: predicted / measured | error (median) | errors (range) |")
+    print("|---|---|---|---|---|---|")
     for name in options.names:
-        path = ROOT / "examples" / "programs" / f"{name}.py"
         args = PROGRAMS[name]
-        report = api.run_program([str(path.relative_to(ROOT)), *args], seed=1)
-        sequential, advised, executor = predicted(report)
-        top = report.diagnosed
-        assert top is not None
-        source = path.read_text(encoding="utf-8")
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            rewrite = report.rewrite
-            first, last = ((rewrite.first_line, rewrite.last_line) if rewrite else
-                           (int(top.loop.rpartition(":")[2]), top.site_line))
-            original = folder / f"{name}_timed.py"
-            original.write_text(timed_copy(source, first, last, None, ()), encoding="utf-8")
-            changed = folder / f"{name}_rewritten.py"
-            if rewrite is not None:
-                changed.write_text(timed_copy(source, first, last, rewrite.after,
-                                              rewrite.imports), encoding="utf-8")
-            before, after = [], []
-            for _ in range(options.reps):  # in turn, so that drifts fall on both
-                before.append(loop_seconds(original, args))
-                if rewrite is not None:
-                    after.append(loop_seconds(changed, args))
-        if rewrite is None:
-            error = sequential / statistics.median(before) - 1
-            print(f"| {name} {' '.join(args)} | {executor} (no rewrite: "
-                  f"{report.rewrite_refused or 'stays sequential'}) | {sequential:.3f} / "
-                  f"{spread(before)} | – | {error:+.0%} (sequential) |")
-            continue
-        error = advised / statistics.median(after) - 1
-        print(f"| {name} {' '.join(args)} | {executor} | {sequential:.3f} / {spread(before)} | "
-              f"{advised:.3f} / {spread(after)} | {error:+.0%} |", flush=True)
+        rounds = [measured(name, args) for _ in range(options.reps)]
+        executor, refused = rounds[-1][2], rounds[-1][3]
+        seq_predicted = [each[0] for each in rounds]
+        seq_measured = [each[4] for each in rounds]
+        if refused is not None:
+            errors = [each[0] / each[4] - 1 for each in rounds]
+            checked = "–"
+            executor = f"{executor} (no rewrite: {refused})"
+        else:
+            errors = [each[1] / each[5] - 1 for each in rounds]
+            checked = (f"{spread([each[1] for each in rounds])} / "
+                       f"{spread([each[5] for each in rounds])}")
+        print(f"| {name} {' '.join(args)} | {executor} | {spread(seq_predicted)} / "
+              f"{spread(seq_measured)} | {checked} | {statistics.median(errors):+.0%} | "
+              f"{min(errors):+.0%} to {max(errors):+.0%} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,12 @@ import math
 import pytest
 
 from concdoctor.baseline import budget
-from concdoctor.confirm.prediction import TrialSummary, extrapolate, pool_seconds
+from concdoctor.confirm.prediction import (
+    TrialSummary,
+    extrapolate,
+    overhead_scale,
+    pool_seconds,
+)
 
 
 def test_a_sequence_is_held_as_it_is() -> None:
@@ -76,6 +81,17 @@ def test_waits_overlap_on_a_thread_pool() -> None:
     sample = TrialSummary(seconds=[0.19], task_seconds=0.0202, concurrency=58.0)
     seconds = pool_seconds(3000, 444, 64, alone=0.0201, trial=sample)
     assert seconds == pytest.approx(47 * 0.0202 + (0.19 - 7 * 0.0202), rel=0.02)
+
+
+def test_a_pool_of_more_workers_than_the_sample_started_costs_more_to_start() -> None:
+    """400 waits on 400 threads, sampled as 120 on 120: the start-up the trial measured
+    beyond its one wave grows with the threads started, by the capacity model's costs."""
+    sample = TrialSummary(seconds=[0.05], task_seconds=0.03, concurrency=120.0)
+    p = extrapolate(tasks=400, seed=1, task_seconds_mean=0.03, task_seconds_stdev=0.0,
+                    sampled=120, executor="thread", workers=400, trial=sample)
+    scale = overhead_scale("thread", 120, 400)
+    assert scale > 3
+    assert p.recommended_seconds == pytest.approx(0.03 + (0.05 - 0.03) * scale, rel=0.02)
 
 
 def test_work_that_takes_turns_gains_nothing() -> None:

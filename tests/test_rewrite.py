@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from concdoctor import executors
-from concdoctor.program.rewrite import LoopSnippet, find_loop, loop_snippet
+from concdoctor.program.loopshape import carried, find_loop
+from concdoctor.program.rewrite import LoopSnippet, loop_snippet
 
 
 @dataclass(frozen=True)
@@ -548,3 +549,32 @@ def test_find_loop_names_what_is_missing() -> None:
         "no loop on line 3 around the call of fetch on line 16")
     assert find_loop(PAGES.source, 13, 14, "fetch") == "no call of fetch on line 14"
     assert "does not parse" in find_loop("for x in :\n", 1, 1, "f")  # type: ignore[operator]
+
+
+CARRIED = {
+    "the call's own result": ("state = 1\nfor salt in range(9):\n    state = step(state, salt)\n",
+                              ("state",)),
+    "a name set after the call": ("prev = 0\nfor x in xs:\n    out.append(step(prev, x))\n"
+                                  "    prev = x\n", ("prev",)),
+    "a while loop's state": ("n = 5\nwhile n:\n    total = step(n, k=total)\n    n -= 1\n",
+                             ("n", "total")),
+    "computed before the call, in the same pass": (
+        "for x in xs:\n    url = make(x)\n    out.append(step(url, 1))\n", ()),
+    "independent calls": ("for x in xs:\n    out.append(step(x, timeout=limit))\n", ()),
+    "a comprehension": ("out = [step(x, 1) for x in xs]\n", ()),
+}
+
+
+@pytest.mark.parametrize("case", list(CARRIED))
+def test_names_a_call_takes_from_earlier_passes_are_carried(case: str) -> None:
+    source, names = CARRIED[case]
+    call_line = next(number for number, line in enumerate(source.splitlines(), 1)
+                     if "step(" in line)
+    loop_line = next(number for number, line in enumerate(source.splitlines(), 1)
+                     if line.startswith(("for ", "while ", "out = [")))
+    assert carried(source, loop_line, call_line, "step") == names
+
+
+def test_nothing_is_carried_where_the_loop_cannot_be_read() -> None:
+    assert carried("for x in (:\n", 1, 1, "step") == ()
+    assert carried("step(1)\n", 1, 1, "step") == ()

@@ -19,6 +19,8 @@ from test_faults import Cli, Result
 from test_faults import cli as cli  # noqa: F401 - the fixture, by import
 from test_faults import no_descendants_left as no_descendants_left  # noqa: F401
 
+from concdoctor import executors
+
 pytestmark = pytest.mark.e2e
 EXAMPLES = ROOT / "examples" / "programs"
 PROGRAMS = Path(__file__).resolve().parent / "targets" / "programs"
@@ -40,6 +42,14 @@ def top(result: Result) -> dict:
     candidates = result.report()["program"]["candidates"]
     assert candidates, result.explain()
     return candidates[0]
+
+
+def alike(advised: str, expected: str) -> bool:
+    """The advice, or a rival of it that runs the same work much the same way (a process
+    pool and processes running threads, on 2 cores): which of them measures faster on a
+    busy machine is the measurement's to say, run by run."""
+    return advised == expected or (
+        executors.known(expected) and advised in executors.get(expected).rivals)
 
 
 def calls(*arguments: tuple[list, dict]) -> str:
@@ -73,9 +83,10 @@ def test_the_top_candidate_is_found_captured_and_advised_as_profile_advises_it(
                            json_path=json_path)
         assert profiled.returncode == 0, profiled.explain()
         direct_advice = profiled.report()["recommendation"]["executor"]
-        if advised == direct_advice == expected:
+        if alike(advised, expected) and alike(direct_advice, expected):
             break
-    assert (advised, direct_advice) == (expected, expected), result.explain()
+    assert alike(advised, expected) and alike(direct_advice, expected), (
+        f"run advised {advised}, profile {direct_advice}\n{result.explain()}")
     assert result.stdout.count(output) == 1  # its output passes through, once
     best = top(result)
     assert best["function"] == f"{EXAMPLES / script}:{function}"
@@ -139,6 +150,18 @@ def test_a_malformed_choice_is_refused_before_the_program_runs(cli: Cli) -> None
     assert result.returncode == 2, result.explain()
     assert "give it as path/to/file.py:N" in result.stderr
     assert "best score" not in result.stdout
+
+
+def test_calls_that_take_an_earlier_calls_result_are_not_advised_onto_a_pool(
+        cli: Cli) -> None:
+    result = run(cli, PROGRAMS / "carried.py")
+    assert result.returncode == 0, result.explain()
+    program = result.report()["program"]
+    assert program["chosen"].endswith("carried.py:step")
+    assert "`state`" in program["depends"]
+    assert program["rewrite"] is None
+    assert "They depend on each other" in result.stdout
+    assert "The loop would take" not in result.stdout
 
 
 def test_a_module_runs_as_python_dash_m_runs_it(cli: Cli) -> None:

@@ -113,8 +113,8 @@ def run_program(program: list[str], *, module: bool = False, timeout: float | No
     early; the other settings are the fields of that name of
     :class:`~concdoctor.options.Options`."""
     from concdoctor.program.capture import DEFAULT_COUNT
-    from concdoctor.program.session import Pick
     from concdoctor.program.session import run_program as run
+    from concdoctor.program.sites import Pick
 
     options = (options or project_options()).given(
         sampling=sampling, rate=rate, timeout=timeout, seed=seed, confirm=confirm,

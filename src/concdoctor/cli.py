@@ -18,6 +18,8 @@ from concdoctor.options import DEFAULTS, SETTINGS
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from concdoctor.program.report import ProgramReport
+
 app = typer.Typer(
     name="concdoctor", no_args_is_help=True, add_completion=False,
     pretty_exceptions_enable=False,
@@ -169,7 +171,8 @@ def run(
         "(default 120).")] = None,
     seed: Seed = None, confirm: Confirm = DEFAULTS.confirm, budget: Budget = None,
     rules: Rules = DEFAULTS.rules,
-    json_path: JsonPath = None, quiet: Quiet = False,
+    json_path: JsonPath = None, report_dir: ReportDir = DEFAULTS.report_dir,
+    save: Save = True, quiet: Quiet = False,
 ) -> None:
     """Run a whole program as it is, rank the loops worth running concurrently, and
     diagnose the calls of the best one."""
@@ -187,6 +190,8 @@ def run(
     if json_path is not None:
         _write_json(json_path, report.to_json())
         _console(stderr=True).print(f"JSON report: {json_path}")
+    if save:
+        _save_program(report, report_dir)
     if report.failure is not None:
         found = len(report.candidates)
         raise ConcdoctorError(f"{report.failure}; the report keeps the {found} candidate"
@@ -195,6 +200,21 @@ def run(
         raise UsageError(report.not_diagnosed)
     if report.diagnosis is not None and report.diagnosis.failure is not None:
         raise typer.Exit(1)
+
+
+def _save_program(report: ProgramReport, report_dir: Path) -> None:
+    """``concdoctor run``'s report folder: JSON, Markdown, HTML (with a diagnosis)."""
+    from concdoctor.render.files import slug, timestamp, write_folder
+    from concdoctor.render.program import files
+
+    made = files(report)
+    try:
+        folder = write_folder(made, report_dir,
+                              f"{timestamp('')}-run-{slug(Path(report.argv[0]).stem)}")
+    except OSError as exc:
+        raise UsageError(f"cannot write the report folder in {str(report_dir)!r}: "
+                         f"{exc.strerror}; choose another --report-dir or --no-save") from None
+    _console(stderr=True).print(f"reports: {folder}/ ({', '.join(sorted(made))})")
 
 
 def _write_json(path: Path, text: str) -> None:
@@ -230,6 +250,9 @@ def report(
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read report {str(path)!r}: {exc.strerror}") from None
+    if '"report": "program"' in text[:200]:  # concdoctor run's, written with that key first
+        _program_report(path, text, format, output)
+        return
     try:
         diagnosis = Diagnosis.from_json(text)
     except ReportSchemaError as exc:
@@ -240,6 +263,43 @@ def report(
     rendered = get_renderer(format.value).render(diagnosis)
     if output is None:
         typer.echo(rendered)
+    else:
+        atomic_write_text(output, rendered)
+        _console(stderr=True).print(f"wrote {output}")
+
+
+def _program_report(path: Path, text: str, format: Format, output: Path | None) -> None:
+    """``concdoctor report`` of a ``concdoctor run`` report: terminal, Markdown or JSON."""
+    from concdoctor.program.report import ProgramReport
+    from concdoctor.render import atomic_write_text
+    from concdoctor.render.program import html, markdown, show
+
+    try:
+        report = ProgramReport.from_json(text)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path}: not a concdoctor run report this version reads ({exc})"
+                         ) from None
+    if format is Format.terminal and output is None:
+        show(report, _console(stderr=False))
+        return
+    if format is Format.terminal:
+        import io
+
+        from rich.console import Console
+
+        buffer = io.StringIO()
+        show(report, Console(file=buffer, width=100, no_color=True, highlight=False))
+        rendered = buffer.getvalue()
+    elif format is Format.html:
+        page = html(report)
+        if page is None:
+            raise UsageError(f"{path}: this run diagnosed no calls ({report.not_diagnosed}); "
+                             "render it as terminal, md or json")
+        rendered = page
+    else:
+        rendered = report.to_json() if format is Format.json else markdown(report)
+    if output is None:
+        typer.echo(rendered, nl=False)
     else:
         atomic_write_text(output, rendered)
         _console(stderr=True).print(f"wrote {output}")

@@ -11,8 +11,10 @@ it adds ``(u - t) / (c - 1)``: nothing for waits that overlap freely, a whole ta
 work that takes turns. With the whole batch the pool runs ``C = min(tasks, workers)``
 at once, each task taking ``u(C)``, in ``ceil(tasks / C)`` waves; what the sample's
 trial spent beyond its own waves (starting workers, shipping, the last stragglers) is
-added as it was measured. The interval adds the spread of task times, the spread of
-the trials and the model's own error in quadrature.
+added as it was measured, scaled by what the capacity model says starting the pool
+costs for the whole batch's workers against the sample's (400 threads take longer to
+start than the 120 that ran a sample of 120). The interval adds the spread of task
+times, the spread of the trials and the model's own error in quadrature.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from concdoctor import executors as registry
 from concdoctor.baseline.budget import waves
 from concdoctor.diagnosis import Prediction
 from concdoctor.executors import SEQUENTIAL
@@ -59,7 +62,8 @@ def extrapolate(*, tasks: int, seed: int, task_seconds_mean: float,
         low, high = _interval(guess, error)
         return Prediction(tasks, sampled, seed, round(sequential, 3), round(guess, 3),
                           round(low, 3), round(high, 3))
-    pooled = pool_seconds(tasks, sampled, workers, task_seconds_mean, trial)
+    scale = overhead_scale(executor, min(workers, sampled), min(workers, tasks))
+    pooled = pool_seconds(tasks, sampled, workers, task_seconds_mean, trial, scale=scale)
     measured = statistics.median(trial.seconds)
     noise = (TRIAL_NOISE if len(trial.seconds) < 2 else
              (max(trial.seconds) - min(trial.seconds)) / (2 * measured))
@@ -68,16 +72,29 @@ def extrapolate(*, tasks: int, seed: int, task_seconds_mean: float,
                       round(low, 3), round(high, 3))
 
 
+def overhead_scale(executor: str, sample_workers: int, whole_workers: int) -> float:
+    """How much longer the pool takes to start for the whole batch's workers than it
+    took for the sample's, by the capacity model's costs. Only the start scales: the
+    tasks' own hand-offs are in the waves (a trial's leftover beyond them does not grow
+    with the batch, which 3,000 waits on 256 threads sampled as 670 showed)."""
+    costs = registry.get(executor).costs if registry.known(executor) else None
+    if costs is None or sample_workers <= 0:
+        return 1.0
+    return ((costs.start + costs.per_worker * whole_workers)
+            / (costs.start + costs.per_worker * sample_workers))
+
+
 def pool_seconds(tasks: int, sampled: int, workers: int, alone: float,
-                 trial: TrialSummary) -> float:
-    """Seconds for ``tasks`` on the pool that ran the sample as ``trial`` did."""
+                 trial: TrialSummary, *, scale: float = 1.0) -> float:
+    """Seconds for ``tasks`` on the pool that ran the sample as ``trial`` did; what the
+    trial spent beyond its waves is multiplied by ``scale`` (see :func:`overhead_scale`)."""
     measured = statistics.median(trial.seconds)
     ran = max(min(trial.concurrency, sampled, workers), 1.0)
     per_neighbour = max(0.0, trial.task_seconds - alone) / (ran - 1) if ran > 1 else 0.0
     at_once = min(tasks, workers)
     each = alone + (at_once - 1) * per_neighbour
     beyond = max(0.0, measured - waves(sampled, min(workers, sampled)) * trial.task_seconds)
-    return beyond + waves(tasks, at_once) * each
+    return beyond * scale + waves(tasks, at_once) * each
 
 
 def _relative_error(mean: float, stdev: float, sampled: int, tasks: int) -> float:

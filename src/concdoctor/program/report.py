@@ -135,6 +135,10 @@ class ProgramReport:
     capture: CaptureFacts | None = None
     not_diagnosed: str | None = None
     """Why no candidate was diagnosed (one line), when none was."""
+    depends: str | None = None
+    """Why the diagnosed calls depend on each other in the program's loop (one line):
+    their arguments carry over from the passes before. No pool can run them as the loop
+    stands, whatever the captured calls measured alone."""
     rewrite: LoopRewrite | None = None
     rewrite_refused: str | None = None
     """Why the loop is not rewritten (one line): the diagnosis's snippet stands instead."""
@@ -153,6 +157,7 @@ class ProgramReport:
             "capture": asdict(self.capture) if self.capture else None,
             "diagnosis": self.diagnosis.to_dict() if self.diagnosis else None,
             "not_diagnosed": self.not_diagnosed,
+            "depends": self.depends,
             "rewrite": asdict(self.rewrite) if self.rewrite else None,
             "rewrite_refused": self.rewrite_refused}
         return {"schema_version": SCHEMA_VERSION, "report": "program", "target": self.chosen,
@@ -186,7 +191,7 @@ class ProgramReport:
             rewrite=(LoopRewrite(**{**program["rewrite"],
                                     "imports": tuple(program["rewrite"]["imports"])})
                      if program.get("rewrite") else None),
-            rewrite_refused=program.get("rewrite_refused"))
+            rewrite_refused=program.get("rewrite_refused"), depends=program.get("depends"))
 
     @classmethod
     def from_json(cls, text: str) -> ProgramReport:

@@ -10,7 +10,6 @@ the way the profile runner ends a child's (:func:`concdoctor.descendants.end_tre
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import pickle
@@ -18,7 +17,6 @@ import platform
 import signal
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,19 +28,16 @@ from concdoctor.cgroup import Cgroup
 from concdoctor.cores import cpu_count
 from concdoctor.descendants import end_tree
 from concdoctor.errors import UsageError
-from concdoctor.program import loops
 from concdoctor.program.candidates import (
-    MIN_CALLS,
-    MIN_SHARE,
     Candidate,
     busiest,
-    candidate,
     rank,
 )
 from concdoctor.program.capture import DEFAULT_COUNT, Wanted, picks, write_captured
 from concdoctor.program.recorder import Cost
 from concdoctor.program.report import CaptureFacts, LoopRewrite, ProgramReport, RecorderCost
 from concdoctor.program.samples import SiteSamples, program_stacks
+from concdoctor.program.sites import Pick, choose, library, looped, quoted, shown
 from concdoctor.target import InputSpec, Job, TargetSpec
 
 if TYPE_CHECKING:
@@ -50,16 +45,6 @@ if TYPE_CHECKING:
 
 READY_SECONDS = 60.0
 """How long the program's process may take to start and calibrate the recorder."""
-
-
-@dataclass(frozen=True)
-class Pick:
-    """The call site to diagnose that the user named, rather than the top candidate."""
-
-    function: str | None = None
-    """``module:qualname`` or ``path/to/file.py:qualname``."""
-    line: str | None = None
-    """``path/to/file.py:N``: the line of the call, or of the loop around it."""
 
 
 @dataclass(frozen=True)
@@ -88,12 +73,12 @@ def run_program(program: list[str], *, module: bool = False, timeout: float | No
                          "concdoctor run -m MODULE [ARGS...]")
     if not module and not os.path.isfile(program[0]):
         raise UsageError(f"cannot run {program[0]!r}: no such file")
-    argv = ["-m", *program] if module else list(program)
-    first = _run_once(argv, timeout=timeout, sampling=sampling, rate=rate)
-    report = _report(program, module, first, timeout)
     if pick is not None and (pick.function or pick.line) and diagnose is None:
         raise UsageError("--function and --line choose the calls to diagnose: leave out "
                          "--no-diagnose")
+    argv = ["-m", *program] if module else list(program)
+    first = _run_once(argv, timeout=timeout, sampling=sampling, rate=rate)
+    report = _report(program, module, first, timeout)
     if diagnose is None or report.failure is not None:
         return report
     chosen, why = choose(first.state.get("functions", []), report, pick or Pick(),
@@ -229,83 +214,16 @@ def _report(program: list[str], module: bool, ran: Ran, timeout: float | None
     cost = _cost(state, wall, stacks)
     activity = SiteSamples(stacks)
     records = state.get("functions", [])
-    candidates = [_quoted(each) for each in
-                  rank(records, wall, cpu_count(), _looped, activity, name=_shown)]
-    functions = busiest([each for each in records if not _library(each["file"])], wall,
-                        activity, name=_shown)
+    candidates = [quoted(each) for each in
+                  rank(records, wall, cpu_count(), looped, activity, name=shown)]
+    functions = busiest([each for each in records if not library(each["file"])], wall,
+                        activity, name=shown)
     return ProgramReport(
         argv=tuple(program), module=module, exit_code=code, wall_seconds=wall,
         timed_out=timed_out, recorder=cost, candidates=tuple(candidates),
         python=platform.python_version(), cpu_count=cpu_count(), sampling=note,
         left_running=tuple(state.get("left_running", ())),
         failure=_failure(code, timed_out, timeout, state), functions=tuple(functions))
-
-
-def choose(records: list[dict[str, Any]], report: ProgramReport, pick: Pick,
-           activity: SiteSamples) -> tuple[Candidate | None, str]:
-    """The call site to diagnose: the top candidate that can be, or the one ``pick``
-    names (``activity``: the samples inside a call site's calls); else None and why
-    (one line)."""
-    if pick.function or pick.line:
-        return _picked(records, report, pick, activity)
-    reasons = []
-    for each in report.candidates:
-        why = (each.importable or
-               (None if each.picklable else f"its arguments do not pickle ({each.reason})"))
-        if why is None:
-            return each, ""
-        reasons.append(f"{each.function}: {why}")
-    if reasons:
-        return None, "no candidate can be diagnosed: " + "; ".join(reasons[:3])
-    return None, (f"no function was called at least {MIN_CALLS} times from one call site in "
-                  f"a loop for {MIN_SHARE:.0%} of the run or more; name one with --function "
-                  "module:func or --line file.py:N")
-
-
-def _picked(records: list[dict[str, Any]], report: ProgramReport, pick: Pick,
-            activity: SiteSamples) -> tuple[Candidate | None, str]:
-    sites = [(record, site) for record in records for site in record["sites"]]
-    if pick.function:
-        where, _, qualname = pick.function.rpartition(":")
-        sites = [(record, site) for record, site in sites
-                 if record["name"] == qualname and _defined_in(record["file"], where)]
-        named = f"--function {pick.function}"
-    else:
-        path, _, number = (pick.line or "").rpartition(":")
-        if not path or not number.isdigit():
-            return None, (f"--line {pick.line}: give it as path/to/file.py:N (the line of "
-                          "the call or of its loop)")
-        line = int(number)
-        sites = [(record, site) for record, site in sites
-                 if _same_file(site["file"], path) and line in (
-                     site["line"], _looped(site["file"], site["function"], site["line"]))]
-        named = f"--line {pick.line}"
-    if not sites:
-        busiest = ", ".join(each.function for each in report.functions[:3])
-        return None, (f"{named}: the program made no such call; its busiest functions were "
-                      f"{busiest or 'none'}")
-    record, site = max(sites, key=lambda pair: pair[1]["seconds"])
-    chosen = candidate(record, site, report.wall_seconds,
-                       _looped(site["file"], site["function"], site["line"]),
-                       activity(record, site), cpu_count(), _shown)
-    known = {(each.function, each.call_site): each for each in report.candidates}
-    chosen = known.get((chosen.function, chosen.call_site)) or _quoted(chosen)
-    if chosen.importable:
-        return None, f"{named}: {chosen.importable}"
-    return chosen, ""
-
-
-def _defined_in(path: str, where: str) -> bool:
-    """Whether the file ``path`` is ``where``: a file's path, or a dotted module name."""
-    if where.endswith(".py") or "/" in where:
-        return _same_file(path, where)
-    stem = os.path.join(*where.split("."))
-    real = os.path.realpath(path)
-    return real.endswith((os.sep + stem + ".py", os.sep + os.path.join(stem, "__init__.py")))
-
-
-def _same_file(one: str, other: str) -> bool:
-    return os.path.realpath(one) == os.path.realpath(other)
 
 
 def _diagnosed(report: ProgramReport, chosen: Candidate, argv: list[str], module: bool,
@@ -344,24 +262,32 @@ def _diagnosed(report: ProgramReport, chosen: Candidate, argv: list[str], module
 
 
 def _rewritten(report: ProgramReport, chosen: Candidate) -> ProgramReport:
-    """The report with the loop rewritten for the advice, or why it is not."""
+    """The report with the loop rewritten for the advice, or why it is not; and whether
+    the calls depend on each other in the loop, which no advice can change."""
     from concdoctor import executors as registry
+    from concdoctor.program.loopshape import carried
     from concdoctor.program.rewrite import loop_snippet
 
-    rec = report.diagnosis.recommendation if report.diagnosis else None
-    if rec is None or rec.executor == registry.SEQUENTIAL or not registry.known(rec.executor):
-        return report
     try:
         source = Path(chosen.site_file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return replace(report, rewrite_refused=f"cannot read {_shown(chosen.site_file)}: {exc}")
-    made = loop_snippet(source, int(chosen.loop.rpartition(":")[2]), chosen.site_line,
-                        chosen.qualname.rpartition(".")[2], registry.get(rec.executor),
+        return replace(report, rewrite_refused=f"cannot read {shown(chosen.site_file)}: {exc}")
+    loop, name = int(chosen.loop.rpartition(":")[2]), chosen.qualname.rpartition(".")[2]
+    names = carried(source, loop, chosen.site_line, name)
+    if names:
+        said = ", ".join(f"`{each}`" for each in names)
+        report = replace(report, depends=(
+            f"each call's arguments use {said}, which the loop sets at or after the call: "
+            "each call takes what the pass before it left (often an earlier call's result)"))
+    rec = report.diagnosis.recommendation if report.diagnosis else None
+    if rec is None or rec.executor == registry.SEQUENTIAL or not registry.known(rec.executor):
+        return report
+    made = loop_snippet(source, loop, chosen.site_line, name, registry.get(rec.executor),
                         rec.workers, python=platform.python_version())
     if isinstance(made, str):
         return replace(report, rewrite_refused=made)
     return replace(report, rewrite=LoopRewrite(
-        file=_shown(chosen.site_file), first_line=made.first_line, last_line=made.last_line,
+        file=shown(chosen.site_file), first_line=made.first_line, last_line=made.last_line,
         imports=made.imports, before=made.before, after=made.after, note=made.note))
 
 
@@ -393,29 +319,6 @@ def _not_captured(facts: CaptureFacts, second: Ran, timeout: float | None) -> st
             "(the second run has none) or behave differently from run to run")
 
 
-def _quoted(each: Candidate) -> Candidate:
-    """The candidate with its call as the source writes it."""
-    text = loops.call_text(each.site_file, each.site_line, each.qualname.rpartition(".")[2])
-    return replace(each, call=text) if text else each
-
-
-def _looped(path: str, function: str, line: int) -> int | None:
-    """The loop around a call site in the program's own code; a loop inside the
-    standard library or an installed package is not the user's to change."""
-    return None if _library(path) else loops.loop_line(path, function, line)
-
-
-@functools.lru_cache(maxsize=1)
-def _library_folders() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    return tuple(os.path.join(os.path.realpath(paths[key]), "")
-                 for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths)
-
-
-def _library(path: str) -> bool:
-    return os.path.realpath(path).startswith(_library_folders())
-
-
 def _cost(state: dict[str, Any], wall: float, stacks: tuple) -> RecorderCost | None:
     """The recorder's estimated cost; without samples nothing says how much of the run
     was Python running, and the tracing mode's toll on it is left out."""
@@ -443,12 +346,3 @@ def _failure(code: int | None, timed_out: bool, timeout: float | None,
         name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
         return f"the program crashed the interpreter (killed by signal {name})"
     return f"the program exited with code {code}"
-
-
-def _shown(path: str) -> str:
-    """A file as the report shows it: relative to the working folder when inside it."""
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:
-        return path
-    return path if relative.startswith("..") else relative

@@ -67,7 +67,7 @@ def slug(text: str, limit: int = 60) -> str:
     return cleaned or "report"
 
 
-def _timestamp(created_at: str) -> str:
+def timestamp(created_at: str) -> str:
     """The run's own time (``created_at``) in local time; now when it is missing."""
     moment = datetime.now()
     with contextlib.suppress(ValueError):
@@ -118,15 +118,21 @@ def write_report_folder(
     call wrote are removed again (and the folder, if this call created it): no half
     file, and no mix of this run's files with another's.
     """
+    return write_folder(render_files(diagnosis, formats), root,
+                        f"{timestamp(diagnosis.created_at)}-{slug(diagnosis.target)}", name)
+
+
+def write_folder(files: dict[str, str], root: Path | str, base: str,
+                 name: str | None = None) -> Path:
+    """Write ``files`` (name → text, all rendered already) to a new folder ``base`` (or
+    ``base-2``...) of ``root``, or to ``root/name``; see :func:`write_report_folder`."""
     root = Path(root)
-    files = render_files(diagnosis, formats)
     if name is not None:
         if not name or Path(name).name != name or name in (".", ".."):
             raise ValueError(f"report folder name must be a plain folder name, not {name!r}")
         folder, created = root / name, not (root / name).exists()
         folder.mkdir(parents=True, exist_ok=True)
     else:
-        base = f"{_timestamp(diagnosis.created_at)}-{slug(diagnosis.target)}"
         folder, created = _make_run_folder(root, base), True
     written: list[Path] = []
     try:

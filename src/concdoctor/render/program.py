@@ -54,6 +54,13 @@ def answer(report: ProgramReport) -> str | None:
         why = d.failure.message if d.failure else "no advice"
         return f"{first} Its {facts.captured} captured calls could not be diagnosed: {why}."
     captured = f"{facts.captured:,} captured call{'' if facts.captured == 1 else 's'}"
+    if report.depends:
+        alone = ""
+        if rec.executor != registry.SEQUENTIAL and d.confirmation and d.confirmation.speedup:
+            alone = (f" (each alone, the {captured} ran {times(d.confirmation.speedup)} as "
+                     f"fast on a {registry.label(rec.executor)})")
+        return (f"{first} They depend on each other: {report.depends}. The loop cannot run "
+                f"them concurrently without changing the program{alone}.")
     if rec.executor == registry.SEQUENTIAL:
         return f"{first} Keep the loop as it is: {rec.reason}"
     before, after, how = _loop_times(report)
@@ -128,12 +135,15 @@ def _diagnosis(report: ProgramReport, console: Console) -> None:
     d = report.diagnosis
     assert d is not None
     parts = terminal.renderables(paths.for_readers(d), console.width,
-                                 snippet=report.rewrite is None)
+                                 snippet=report.rewrite is None and not report.depends)
     rewrite = report.rewrite
     if rewrite is not None:
         if rewrite.note:
             parts.append(Text("note: ", style="bold") + Text(rewrite.note))
         parts += terminal.code_block(rewrite.code(), "The loop, rewritten", console.width)
+    elif report.depends:
+        parts.append(Text("the loop is not rewritten: ", style="bold")
+                     + Text(f"its calls depend on each other ({report.depends})"))
     elif report.rewrite_refused:
         parts.append(Text("the loop is not rewritten: ", style="bold")
                      + Text(f"{report.rewrite_refused}; the snippet runs the same calls"))
@@ -171,3 +181,82 @@ function and its call site, on two lines, get the rest, cut at their start to fi
 KIND_SHORT = {"io_bound": "waiting", "python_cpu_bound": "Python (GIL)",
               "gil_released_c": "C, no GIL", "mixed": "mixed", "overhead_bound": "too short",
               "unmeasured": "–"}
+
+
+def markdown(report: ProgramReport) -> str:
+    """The program report in GitHub-flavoured Markdown: the run, the answer, the
+    candidates, then the diagnosis's own Markdown and the rewritten loop."""
+    from concdoctor.render.markdown_report import MarkdownRenderer, md, table
+
+    lines = [f"# concdoctor run: {md(' '.join(report.argv))}", "", md(summary(report)), "",
+             f"**{md(answer(report) or headline(report))}**", ""]
+    if report.candidates:
+        lines += ["### Candidates, by what concurrency could save", ""]
+        lines += table(
+            ["#", "Function", "Call site", "Calls", "Share", "Kind", "Could save"],
+            [(index, each.qualname, each.call_site, f"{each.calls:,}", percent(each.share),
+              KIND_SHORT.get(each.kind, each.kind),
+              seconds(each.saving_seconds) if each.picklable
+              else f"arguments do not pickle: {each.reason}")
+             for index, each in enumerate(report.candidates, 1)],
+            ["r", "l", "l", "r", "r", "l", "r"])
+        lines.append("")
+    if report.not_diagnosed:
+        lines += [f"> **Not diagnosed:** {md(report.not_diagnosed)}", ""]
+    if report.diagnosis is not None:
+        lines += ["#" + line if line.startswith("##") else line  # one level down
+                  for line in MarkdownRenderer().render(report.diagnosis).splitlines()]
+        lines.append("")
+    if report.rewrite is not None:
+        if report.rewrite.note:
+            lines += [f"Note: {md(report.rewrite.note)}", ""]
+        lines += ["### The loop, rewritten", "", "```python", report.rewrite.code().rstrip(),
+                  "```", ""]
+    elif report.depends:
+        lines += [f"The loop is not rewritten: its calls depend on each other "
+                  f"({md(report.depends)}).", ""]
+    elif report.rewrite_refused:
+        lines += [f"The loop is not rewritten: {md(report.rewrite_refused)}; the snippet "
+                  "runs the same calls.", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def html(report: ProgramReport) -> str | None:
+    """The program report as one HTML page: the run, its answer, its candidates and the
+    loop rewritten, above the page of its diagnosis; None without a diagnosis."""
+    from concdoctor.render import paths
+    from concdoctor.render.html_report import context, environment
+
+    if report.diagnosis is None:
+        return None
+    not_rewritten = (f"its calls depend on each other ({report.depends})" if report.depends
+                     else report.rewrite_refused)
+    program = {
+        "argv": " ".join(report.argv), "summary": summary(report),
+        "answer": answer(report) or headline(report), "not_diagnosed": report.not_diagnosed,
+        "candidates": [{
+            "index": index, "function": each.qualname, "call_site": each.call_site,
+            "calls": f"{each.calls:,}", "share": percent(each.share),
+            "kind": KIND_SHORT.get(each.kind, each.kind), "chosen": each.function == report.chosen,
+            "saving": seconds(each.saving_seconds) if each.picklable else "does not pickle"}
+            for index, each in enumerate(report.candidates, 1)],
+        "rewrite": report.rewrite.code() if report.rewrite else None,
+        "rewrite_note": report.rewrite.note if report.rewrite else None,
+        "not_rewritten": not_rewritten}
+    template = environment().get_template("report.html.j2")
+    return template.render(**context(paths.for_readers(report.diagnosis)), program=program)
+
+
+def files(report: ProgramReport) -> dict[str, str]:
+    """File name → text of a ``concdoctor run`` report folder."""
+    from concdoctor.render.speedscope import has_stacks, to_speedscope
+
+    made = {"report.json": report.to_json(), "report.md": markdown(report)}
+    page = html(report)
+    if page is not None:
+        made["report.html"] = page
+    if report.diagnosis is not None and has_stacks(report.diagnosis):
+        from concdoctor.render.files import SPEEDSCOPE_FILE
+
+        made[SPEEDSCOPE_FILE] = to_speedscope(report.diagnosis)
+    return made
