@@ -7,6 +7,7 @@ run time) that this machine cannot install.
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import sys
 import sysconfig
@@ -72,7 +73,12 @@ def loky_unavailable() -> str | None:
     broken install), or None."""
     import importlib.util
 
-    if importlib.util.find_spec("loky.reusable_executor") is None:  # what the pool uses
+    # the package's folder, not an import of it: loky's import takes 40 ms, which every
+    # diagnosis would pay in its own process, where the pool never runs
+    spec = importlib.util.find_spec("loky")
+    folders = spec.submodule_search_locations if spec is not None else None
+    if not folders or not any(os.path.isfile(os.path.join(folder, "reusable_executor.py"))
+                              for folder in folders):
         return "the by-value process pool needs loky: pip install 'loky>=3.7'"
     return None
 

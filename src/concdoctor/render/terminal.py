@@ -195,6 +195,10 @@ def _widths(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> int:
 
 
 
+_OUTCOME_WIDTH = 16
+"""The narrowest the outcome column gets: the labels wrap first."""
+
+
 def _executors(d: Diagnosis, rows: list[wording.ExecutorRow], width: int) -> RenderableType:
     """The executors measured. An outcome too long for two lines of its column (the
     table is as wide as the terminal) goes below the table as a numbered note."""
@@ -210,10 +214,11 @@ def _executors(d: Diagnosis, rows: list[wording.ExecutorRow], width: int) -> Ren
     cells = [tuple(row[i] for i in shown) for row in cells]
     room = max(12, width - _widths(headers, cells) - _OVERHEAD * (len(headers) + 1) - 1)
     table = Table(title="Executors measured", title_justify="left")
-    for index, header in enumerate(headers):
+    for index, header in enumerate(headers):  # a long label wraps before the outcome does
         table.add_column(header, justify="right" if index in (1, 2, 4) else "left",
-                         no_wrap=True)
-    table.add_column("Outcome", overflow="fold")
+                         no_wrap=index > 0, overflow="fold", min_width=10 if index == 0
+                         else None)
+    table.add_column("Outcome", overflow="fold", min_width=min(room, _OUTCOME_WIDTH))
     numbered: list[str] = []
     for r, (label, *figures) in zip(rows, cells):
         style = ("bold green" if r.recommended else "red" if r.verdict.startswith("unsafe")
