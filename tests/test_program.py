@@ -124,6 +124,16 @@ def ranked() -> list[Candidate]:
                 name=lambda path: Path(path).name)
 
 
+def test_cpu_time_tells_waiting_calls_from_what_py_spy_saw_as_active() -> None:
+    """py-spy on Python 3.10 shows a thread asleep in time.sleep as active, without the
+    GIL; the calls' 1 % of CPU time says they waited."""
+    asleep = samples(released=97, gil=3)
+    assert kind_of(asleep, 0.03) == "gil_released_c"
+    assert kind_of(asleep, 0.03, busy=0.01) == "io_bound"
+    working = samples(gil=95, released=5)
+    assert kind_of(working, 0.03, busy=0.98) == "python_cpu_bound"
+
+
 def test_candidates_are_ranked_by_what_concurrency_could_save() -> None:
     found = ranked()
     assert [c.function for c in found] == ["prog.py:fetch", "prog.py:parse",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -92,10 +91,8 @@ def test_the_top_candidate_is_found_captured_and_advised_as_profile_advises_it(
     assert best["function"] == f"{EXAMPLES / script}:{function}"
     assert best["loop"] == f"{EXAMPLES / script}:{loop}"
     assert best["picklable"], best
-    if not (kind == "io_bound" and sys.version_info < (3, 11)):
-        assert best["kind"] == kind, best
-    # else a known gap, its cause not yet found: on 3.10 the samples of `concdoctor run`
-    # show the program's main thread, asleep in time.sleep, as running without the GIL
+    # on 3.10 py-spy shows a sleeping thread as active: the calls' CPU time corrects it
+    assert best["kind"] == kind, best
     assert best["share"] > 0.4 and best["calls"] >= 10
     program = result.report()["program"]
     assert program["exit_code"] == 0 and program["recorder_overhead"]["fraction"] >= 0

@@ -73,11 +73,12 @@ def loky_unavailable() -> str | None:
     broken install), or None."""
     import importlib.util
 
-    # the package's folder, not an import of it: loky's import takes 40 ms, which every
-    # diagnosis would pay in its own process, where the pool never runs
-    spec = importlib.util.find_spec("loky")
+    # the module's file in its package's folder, not an import of it: loky's import takes
+    # 40 ms, which every diagnosis would pay in its own process, where the pool never runs
+    package, _, module = "loky.reusable_executor".partition(".")  # what the pool uses
+    spec = importlib.util.find_spec(package)
     folders = spec.submodule_search_locations if spec is not None else None
-    if not folders or not any(os.path.isfile(os.path.join(folder, "reusable_executor.py"))
+    if not folders or not any(os.path.isfile(os.path.join(folder, f"{module}.py"))
                               for folder in folders):
         return "the by-value process pool needs loky: pip install 'loky>=3.7'"
     return None

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from concdoctor.baseline.stacks import blend
 from concdoctor.decide.classify import DOMINANT_SHARE, TINY_TASK_SECONDS
 from concdoctor.diagnosis import StackSamples
 from concdoctor.program.loops import COMPREHENSION_CODES
@@ -26,16 +27,19 @@ IO_WORKERS = 32
 """The most concurrent waits the saving assumes (a thread pool's usual ceiling)."""
 
 
-def kind_of(samples: StackSamples, seconds_per_call: float) -> str:
+def kind_of(samples: StackSamples, seconds_per_call: float, busy: float | None = None
+            ) -> str:
     """The bottleneck py-spy's samples inside the calls show (the kinds of
-    ``decide.classify``), or ``unmeasured`` without samples."""
+    ``decide.classify``), or ``unmeasured`` without samples; ``busy`` (the share of the
+    calls' time on a CPU) corrects the samples' waiting as in ``profile``."""
     if seconds_per_call < TINY_TASK_SECONDS:
         return "overhead_bound"
-    if not samples.total:
+    shares = fractions(samples, busy)
+    if shares["idle"] is None:
         return "unmeasured"
-    for kind, count in (("io_bound", samples.idle), ("python_cpu_bound", samples.gil),
-                        ("gil_released_c", samples.released)):
-        if count >= DOMINANT_SHARE * samples.total:
+    for kind, state in (("io_bound", "idle"), ("python_cpu_bound", "gil"),
+                        ("gil_released_c", "released")):
+        if (shares[state] or 0.0) >= DOMINANT_SHARE:
             return kind
     return "mixed"
 
@@ -139,7 +143,8 @@ def candidate(record: dict[str, Any], site: dict[str, Any], wall_seconds: float,
     as the call site's own line)."""
     calls, seconds = site["calls"], site["seconds"]
     share = min(seconds / wall_seconds, 1.0) if wall_seconds > 0 else 0.0
-    kind = kind_of(samples, seconds / calls)
+    busy = _busy(site.get("cpu_seconds"), seconds)
+    kind = kind_of(samples, seconds / calls, busy)
     pickles = site.get("pickles")
     picklable = pickles is True or pickles is None
     saving = seconds * (1 - 1 / possible_speedup(kind, calls, cpu_count))
@@ -148,18 +153,31 @@ def candidate(record: dict[str, Any], site: dict[str, Any], wall_seconds: float,
         call_site=f"{name(site['file'])}:{site['line']} in {caller_name(site['function'])}",
         loop=f"{name(site['file'])}:{loop if loop is not None else site['line']}",
         calls=calls, seconds=round(seconds, 6),
-        share=round(share, 4), kind=kind, **fractions(samples), picklable=picklable,
+        share=round(share, 4), kind=kind, **fractions(samples, busy), picklable=picklable,
         reason=None if picklable else str(pickles),
         saving_seconds=round(saving, 6), file=record["file"], line=record["line"],
         site_file=site["file"], site_line=site["line"],
         counted_all=not record.get("stopped", False))
 
 
-def fractions(samples: StackSamples) -> dict[str, float | None]:
-    """``idle``, ``gil`` and ``released`` as shares of ``samples`` (None without any)."""
+def fractions(samples: StackSamples, busy: float | None = None) -> dict[str, float | None]:
+    """``idle``, ``gil`` and ``released`` as shares of ``samples`` (None without any).
+    Given ``busy``, the share of the calls' wall time their thread spent on a CPU, the
+    waiting follows it and the samples split the rest (``baseline.stacks.blend``, as
+    ``profile`` does with the worker's CPU time): py-spy reports a sleeping thread as
+    active on Python 3.10."""
     total = samples.total
-    return {state: round(getattr(samples, state) / total, 3) if total else None
-            for state in ("idle", "gil", "released")}
+    if not total:
+        return {state: None for state in ("idle", "gil", "released")}
+    shares = (samples.idle / total, samples.gil / total, samples.released / total)
+    if busy is not None:
+        shares = blend(shares, busy)[0]
+    return {state: round(value, 3) for state, value in zip(("idle", "gil", "released"),
+                                                              shares)}
+
+
+def _busy(cpu_seconds: float | None, seconds: float) -> float | None:
+    return None if cpu_seconds is None or seconds <= 0 else cpu_seconds / seconds
 
 
 @dataclass(frozen=True)
@@ -197,7 +215,11 @@ def busiest(records: Iterable[dict[str, Any]], wall_seconds: float,
         seconds=round(record["seconds"], 6),
         share=round(min(record["seconds"] / wall_seconds, 1.0), 4) if wall_seconds > 0
         else 0.0,
-        counted_all=not record["stopped"], **fractions(activity(record)),
+        counted_all=not record["stopped"],
+        **fractions(activity(record), _busy(
+            sum(site.get("cpu_seconds", 0.0) for site in record["sites"])
+            if all("cpu_seconds" in site for site in record["sites"]) else None,
+            record["seconds"])),
         call_sites=tuple(
             f"{name(site['file'])}:{site['line']} in {caller_name(site['function'])} "
             f"({site['calls']} calls)"

@@ -1,6 +1,7 @@
 """The light call recorder that runs inside the user's program (no concdoctor imports).
 
-It counts, for every Python function, its calls and their wall time per call site (the
+It counts, for every Python function, its calls and their wall time (and the calling
+thread's CPU time, which tells waiting from working where py-spy cannot) per call site (the
 caller's code object and line), enough to rank loops worth parallelizing; py-spy, from
 outside, says what those calls did. Two backends, one bookkeeping:
 
@@ -47,7 +48,8 @@ _SKIPPED_NAMES = ("<frozen ", "<string>")
 
 
 class _Function:
-    """One function's counts: all of them, and per call site ``[calls, seconds, pickled]``."""
+    """One function's counts: all of them, and per call site ``[calls, seconds, pickled,
+    cpu_seconds]`` (the calling thread's CPU time inside the calls)."""
 
     __slots__ = ("calls", "seconds", "depth", "sites", "stopped", "capture")
 
@@ -72,7 +74,7 @@ class Recorder:
         self.ignore = ignore
         self.functions: dict[Any, _Function] = {}
         self.skip: set[Any] = set()
-        self.starts: dict[Any, tuple[float, _Function, list[Any]]] = {}
+        self.starts: dict[Any, tuple[float, float, _Function, list[Any]]] = {}
         self.backend = "sys.monitoring" if hasattr(sys, "monitoring") else "sys.setprofile"
         self._tool: int | None = None
         self._hook: Any = None
@@ -96,7 +98,7 @@ class Recorder:
         key = (caller.f_code, caller.f_lineno) if caller is not None else (None, 0)
         site = record.sites.get(key)
         if site is None:
-            site = record.sites[key] = [0, 0.0, None]
+            site = record.sites[key] = [0, 0.0, None, 0.0]
         site[0] += 1
         record.calls += 1
         record.depth += 1
@@ -104,20 +106,21 @@ class Recorder:
             site[2] = _pickles(frame, code)
         if record.capture is not None:
             record.capture.offer(frame)
-        self.starts[frame] = (time.perf_counter(), record, site)
+        self.starts[frame] = (time.perf_counter(), time.thread_time(), record, site)
         return True
 
     def _leave(self, code: Any, frame: Any) -> None:
         begun = self.starts.pop(frame, None)
         if begun is None:
             return
-        started, record, site = begun
+        started, cpu, record, site = begun
         record.depth -= 1
         if record.depth:
             return  # a recursive call: the outermost one carries the time
         seconds = time.perf_counter() - started
         record.seconds += seconds
         site[1] += seconds
+        site[3] += time.thread_time() - cpu
         if (record.calls >= self.stop_after and record.seconds < TINY_SECONDS * record.calls
                 and record.capture is None):
             record.stopped = True
@@ -221,7 +224,8 @@ def _site(key: tuple[Any, int], value: list[Any]) -> dict[str, Any]:
     return {"file": code.co_filename if code is not None else "", "line": line,
             "function": _qualname(code) if code is not None else "",
             "function_line": code.co_firstlineno if code is not None else 0,
-            "calls": value[0], "seconds": value[1], "pickles": value[2]}
+            "calls": value[0], "seconds": value[1], "pickles": value[2],
+            "cpu_seconds": value[3]}
 
 
 def _qualname(code: Any) -> str:
