@@ -124,6 +124,20 @@ def ranked() -> list[Candidate]:
                 name=lambda path: Path(path).name)
 
 
+@pytest.mark.parametrize(("source", "line"), [
+    ('"""doc"""\nimport os\nX = 1\ndef main():\n    pass\nif __name__ == "__main__":\n'
+     '    main()\n', None),
+    ("import os\ndef main():\n    pass\nmain()\n", 4),
+    ("for x in range(3):\n    print(x)\n", 1),
+    ("with open('f') as f:\n    pass\n", 1),
+])
+def test_a_script_that_works_when_imported_is_told(source: str, line: int | None,
+                                                    tmp_path: Path) -> None:
+    script = tmp_path / "prog.py"
+    script.write_text(source, encoding="utf-8")
+    assert loops.unguarded(str(script)) == line
+
+
 def test_cpu_time_tells_waiting_calls_from_what_py_spy_saw_as_active() -> None:
     """py-spy on Python 3.10 shows a thread asleep in time.sleep as active, without the
     GIL; the calls' 1 % of CPU time says they waited."""

@@ -25,7 +25,7 @@ from concdoctor.diagnosis import (
 from concdoctor.program.candidates import Candidate
 from concdoctor.program.report import CaptureFacts, LoopRewrite, ProgramReport
 from concdoctor.render.numbers import duration
-from concdoctor.render.program import answer, files, html, markdown
+from concdoctor.render.program import answer, capture_notes, files, html, markdown
 
 CALL = "parse(url, timeout=5)"
 FETCH = Candidate(
@@ -149,3 +149,24 @@ def test_report_renders_a_saved_program_report(tmp_path: Path) -> None:
     saved = without
     refused = rendered("--format", "html")
     assert refused.returncode == 2 and "diagnosed no calls" in refused.stderr
+
+
+def test_what_the_capture_left_out_or_found_different_is_said() -> None:
+    facts = CaptureFacts(captured=80, wanted=120, seen=3900, total=4000, too_big=10,
+                         problem="TypeError: cannot pickle '_thread.lock' object", seed=7,
+                         per_call_bytes=2_236_962, run_failure="the program exited with code 3")
+    notes = capture_notes(report(capture=facts))
+    assert any("did not pickle (TypeError" in note and "the 80 that did" in note
+               for note in notes)
+    assert any(note.startswith("10 picked calls' arguments took more than 2,236,962")
+               for note in notes)
+    assert any("made 3,900 of these calls, the first run 4,000" in note for note in notes)
+    assert any("exited with code 3" in note for note in notes)
+    assert capture_notes(report()) == []
+    assert "Note:" in markdown(report(capture=facts))
+
+
+def test_calls_the_recorder_stopped_counting_are_told_by_the_captures_count() -> None:
+    stopped = replace(FETCH, calls=500, counted_all=False)
+    said = answer(report(diagnosed=stopped, candidates=(stopped,)))
+    assert said is not None and said.startswith("at least 72% of this run was 4,000 calls")

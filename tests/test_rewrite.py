@@ -556,8 +556,10 @@ CARRIED = {
                               ("state",)),
     "a name set after the call": ("prev = 0\nfor x in xs:\n    out.append(step(prev, x))\n"
                                   "    prev = x\n", ("prev",)),
-    "a while loop's state": ("n = 5\nwhile n:\n    total = step(n, k=total)\n    n -= 1\n",
-                             ("n", "total")),
+    "a while loop (its items are not known: refused on their own)": (
+        "n = 5\nwhile n:\n    total = step(n, k=total)\n    n -= 1\n", ()),
+    "the loop variable rebound": ("for x in xs:\n    x = step(x, 1)\n    out.append(x)\n",
+                                  ()),
     "computed before the call, in the same pass": (
         "for x in xs:\n    url = make(x)\n    out.append(step(url, 1))\n", ()),
     "independent calls": ("for x in xs:\n    out.append(step(x, timeout=limit))\n", ()),

@@ -161,6 +161,31 @@ def test_calls_that_take_an_earlier_calls_result_are_not_advised_onto_a_pool(
     assert "The loop would take" not in result.stdout
 
 
+def test_a_package_run_with_dash_m_is_diagnosed_by_its_modules_names(cli: Cli) -> None:
+    """Its loop calls a module that imports relatively: imported by its file's path, it
+    could not be; by its dotted name, as the program imported it, it is."""
+    shutil.copytree(PROGRAMS / "pkgprog", cli.cwd / "pkgprog")
+    result = run(cli, "-m", "pkgprog")
+    assert result.returncode == 0, result.explain()
+    assert "pkgprog fetched 24" in result.stdout
+    program = result.report()["program"]
+    assert program["diagnosed"]["module"] == "pkgprog.work", program["not_diagnosed"]
+    diagnosis = program["diagnosis"]
+    assert diagnosis["target"] == "pkgprog.work:fetch" and diagnosis["failure"] is None
+    assert diagnosis["recommendation"]["executor"] == "thread"
+
+
+def test_a_script_that_works_when_imported_is_not_imported_again(cli: Cli) -> None:
+    script = cli.cwd / "unguarded.py"
+    script.write_text((EXAMPLES / "fetch_loop.py").read_text(encoding="utf-8").replace(
+        'if __name__ == "__main__":\n    main()', "main()"), encoding="utf-8")
+    result = run(cli, script, "12")
+    assert result.returncode == 0, result.explain()
+    assert "fetched 12 pages" in result.stdout
+    why = result.report()["program"]["not_diagnosed"]
+    assert 'if __name__ == "__main__"' in why and "unguarded.py:" in why
+
+
 def test_a_module_runs_as_python_dash_m_runs_it(cli: Cli) -> None:
     shutil.copy(EXAMPLES / "fetch_loop.py", cli.cwd / "fetch_module.py")
     result = run(cli, "-m", "fetch_module", "12")  # and diagnosed as a module

@@ -116,9 +116,12 @@ def run_program(program: list[str], *, module: bool = False, timeout: float | No
     from concdoctor.program.session import run_program as run
     from concdoctor.program.sites import Pick
 
+    # ``timeout`` bounds each run of the program, not the diagnosis's phases
     options = (options or project_options()).given(
-        sampling=sampling, rate=rate, timeout=timeout, seed=seed, confirm=confirm,
+        sampling=sampling, rate=rate, seed=seed, confirm=confirm,
         budget=budget, rules=Path(rules) if isinstance(rules, str) else rules)
+    if timeout is not None and timeout <= 0:
+        raise UsageError(f"--timeout must be more than 0 seconds, got {timeout:g}")
     if options.seed is None:
         options = options.given(seed=new_seed())
     count = DEFAULT_COUNT if capture is None else capture

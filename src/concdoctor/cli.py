@@ -196,6 +196,8 @@ def run(
         found = len(report.candidates)
         raise ConcdoctorError(f"{report.failure}; the report keeps the {found} candidate"
                               f"{'' if found == 1 else 's'} found so far")
+    if report.not_diagnosed and report.capture and report.capture.run_failure:
+        raise ConcdoctorError(report.not_diagnosed)  # the capture's run crashed or hung
     if report.not_diagnosed and (function or line):
         raise UsageError(report.not_diagnosed)
     if report.diagnosis is not None and report.diagnosis.failure is not None:
@@ -250,7 +252,7 @@ def report(
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read report {str(path)!r}: {exc.strerror}") from None
-    if '"report": "program"' in text[:200]:  # concdoctor run's, written with that key first
+    if _is_program_report(text):
         _program_report(path, text, format, output)
         return
     try:
@@ -266,6 +268,17 @@ def report(
     else:
         atomic_write_text(output, rendered)
         _console(stderr=True).print(f"wrote {output}")
+
+
+def _is_program_report(text: str) -> bool:
+    """Whether ``text`` is ``concdoctor run``'s JSON (``"report": "program"``)."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("report") == "program"
 
 
 def _program_report(path: Path, text: str, format: Format, output: Path | None) -> None:

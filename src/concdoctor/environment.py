@@ -78,8 +78,8 @@ def loky_unavailable() -> str | None:
     package, _, module = "loky.reusable_executor".partition(".")  # what the pool uses
     spec = importlib.util.find_spec(package)
     folders = spec.submodule_search_locations if spec is not None else None
-    if not folders or not any(os.path.isfile(os.path.join(folder, f"{module}.py"))
-                              for folder in folders):
+    if not folders or not any(os.path.isfile(os.path.join(folder, f"{module}{suffix}"))
+                              for folder in folders for suffix in (".py", ".pyc")):
         return "the by-value process pool needs loky: pip install 'loky>=3.7'"
     return None
 

@@ -37,7 +37,7 @@ def load_captured(path: str) -> Captured:
     for index, blob in enumerate(data["blobs"]):
         try:
             calls.append(_Unpickler(blob, main).load())
-        except Exception as exc:  # the program's class may not be importable here
+        except (Exception, SystemExit) as exc:  # its class may not import; its module exit
             raise ValueError(f"captured call {index} cannot be read back outside the "
                              f"program ({type(exc).__name__}: {exc}); define what its "
                              "arguments use at module level") from None
@@ -45,7 +45,9 @@ def load_captured(path: str) -> Captured:
 
 
 class _MainModule:
-    """The program's ``__main__``, imported under its own name when first needed."""
+    """The program's ``__main__``, imported under its own name when first needed: its
+    script by path, or the module ``-m`` ran (for a package, its ``__main__``), by its
+    dotted name."""
 
     def __init__(self, main: dict[str, str]) -> None:
         self.main = main

@@ -122,8 +122,9 @@ def _run(program: list[str]) -> None:
         runpy.run_module(program[1], run_name="__main__", alter_sys=True)
     else:
         sys.argv = list(program)
-        sys.path.insert(0, os.path.dirname(os.path.abspath(program[0])))
-        runpy.run_path(program[0], run_name="__main__")
+        script = os.path.abspath(program[0])  # as python makes __file__ (and its code's)
+        sys.path.insert(0, os.path.dirname(script))
+        runpy.run_path(script, run_name="__main__")
 
 
 def _find(module: str) -> None:

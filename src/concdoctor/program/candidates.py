@@ -74,6 +74,8 @@ class Candidate:
     counted_all: bool = True
     """False when the recorder stopped counting the function's calls (many, each short):
     ``calls`` is then a lower bound."""
+    module: str = ""
+    """The module's ``__name__`` as the program ran it (``__main__`` for its script)."""
 
     @property
     def qualname(self) -> str:
@@ -157,7 +159,7 @@ def candidate(record: dict[str, Any], site: dict[str, Any], wall_seconds: float,
         reason=None if picklable else str(pickles),
         saving_seconds=round(saving, 6), file=record["file"], line=record["line"],
         site_file=site["file"], site_line=site["line"],
-        counted_all=not record.get("stopped", False))
+        counted_all=not record.get("stopped", False), module=record.get("module", ""))
 
 
 def fractions(samples: StackSamples, busy: float | None = None) -> dict[str, float | None]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +78,7 @@ class Capture:
         self.too_big = 0
         self.problem: str | None = None
         self.changed = False
+        self.lock = threading.Lock()
 
     def matches(self, code: Any) -> bool:
         """Whether ``code`` is the wanted function's (checked once per code object)."""
@@ -85,7 +87,12 @@ class Capture:
                 and os.path.realpath(code.co_filename) == self.file)
 
     def offer(self, frame: Any) -> None:
-        """One call of the wanted function begins in ``frame``."""
+        """One call of the wanted function begins in ``frame`` (on any thread: the
+        counting and keeping are one step under the lock)."""
+        with self.lock:
+            self._offer(frame)
+
+    def _offer(self, frame: Any) -> None:
         if self.site_file:
             caller = frame.f_back
             if (caller is None or caller.f_lineno != self.wanted.site_line
@@ -111,7 +118,7 @@ class Capture:
         try:
             blob = pickle.dumps(arguments(frame), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # any failure: a pool could not ship this call either
-            self.problem = self.problem or f"{type(exc).__name__}: {str(exc)[:160]}"
+            self.problem = self.problem or f"{type(exc).__name__}: {one_line(exc)}"
             return
         if len(blob) > self.per_call:
             self.too_big += 1
@@ -123,8 +130,9 @@ class Capture:
         self.changed = True
 
     def state(self) -> dict[str, Any]:
-        return {"blobs": list(self.blobs), "seen": self.seen, "too_big": self.too_big,
-                "problem": self.problem, "per_call_bytes": self.per_call}
+        with self.lock:
+            return {"blobs": list(self.blobs), "seen": self.seen, "too_big": self.too_big,
+                    "problem": self.problem, "per_call_bytes": self.per_call}
 
     def write(self, path: str) -> None:
         """Replace ``path`` with what is captured so far (atomically)."""
@@ -133,6 +141,11 @@ class Capture:
         with open(temporary, "wb") as handle:
             pickle.dump(self.state(), handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, path)
+
+
+def one_line(exc: BaseException, limit: int = 160) -> str:
+    """An exception's text on one line, cut at ``limit`` characters."""
+    return " ".join(str(exc).split())[:limit]
 
 
 def arguments(frame: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:

@@ -113,3 +113,27 @@ def _called(call: ast.Call) -> str | None:
     if isinstance(func, ast.Name):
         return func.id
     return func.attr if isinstance(func, ast.Attribute) else None
+
+
+def unguarded(path: str) -> int | None:
+    """The first line of a script's top level that runs work when the file is imported
+    (a call, a loop, a ``with``) outside an ``if __name__ == "__main__":`` block; None
+    when all of it is definitions and assignments, or the source cannot be read."""
+    tree = _tree(path)
+    if tree is None:
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.If) and _is_main_guard(node.test):
+            continue
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith)):
+            return node.lineno
+        if isinstance(node, ast.Expr) and not isinstance(node.value, ast.Constant):
+            return node.lineno
+    return None
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+            and test.left.id == "__name__" and len(test.comparators) == 1
+            and isinstance(test.comparators[0], ast.Constant)
+            and test.comparators[0].value == "__main__")

@@ -102,24 +102,26 @@ def find_loop(source: str, loop_line: int, call_line: int, func_name: str) -> Lo
 
 
 def carried(source: str, loop_line: int, call_line: int, func_name: str) -> tuple[str, ...]:
-    """The names the call's arguments take from an earlier pass of its loop: bound by the
-    loop's body at or after the call's statement (``x = step(x)``, ``prev = item``), or
-    anywhere in a ``while`` loop's body. A call that takes them depends on the passes
-    before it (often on an earlier call's result): the calls cannot all start at once.
-    Empty when there are none or the loop cannot be read."""
+    """The names the call's arguments take from an earlier pass of its ``for`` loop: bound
+    by the loop's body at or after the call's statement (``x = step(x)``, ``prev =
+    item``), but for the loop's own variables, which each pass takes afresh from the
+    items. A call that takes them depends on the passes before it (often on an earlier
+    call's result): the calls cannot all start at once. Empty when there are none or the
+    loop cannot be read (a ``while`` loop's items are not known before it runs: the
+    rewrite refuses it on its own)."""
     found = _located(source, loop_line, call_line, func_name)
     if isinstance(found, str):
         return ()
     _, call, loop, parents = found
-    if not isinstance(loop, (ast.For, ast.AsyncFor, ast.While)) or not _within(
-            call, loop.body, parents):
+    if not isinstance(loop, (ast.For, ast.AsyncFor)) or not _within(call, loop.body,
+                                                                     parents):
         return ()
     statement = next(node for node in loop.body if _within(call, [node], parents))
-    later = loop.body if isinstance(loop, ast.While) else loop.body[
-        loop.body.index(statement):]
+    later = loop.body[loop.body.index(statement):]
+    targets = {node.id for node in ast.walk(loop.target) if isinstance(node, ast.Name)}
     used = {node.id for argument in (*call.args, *(each.value for each in call.keywords))
             for node in ast.walk(argument) if isinstance(node, ast.Name)}
-    return tuple(sorted(used & _bound(later)))
+    return tuple(sorted((used & _bound(later)) - targets))
 
 
 def _located(source: str, loop_line: int, call_line: int, func_name: str

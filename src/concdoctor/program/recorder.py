@@ -51,9 +51,12 @@ class _Function:
     """One function's counts: all of them, and per call site ``[calls, seconds, pickled,
     cpu_seconds]`` (the calling thread's CPU time inside the calls)."""
 
-    __slots__ = ("calls", "seconds", "depth", "sites", "stopped", "capture")
+    __slots__ = ("calls", "seconds", "depth", "sites", "stopped", "capture", "module")
 
-    def __init__(self) -> None:
+    def __init__(self, module: str = "") -> None:
+        self.module = module
+        """The ``__name__`` of the module the function is defined in (``__main__`` for the
+        program's own script)."""
         self.calls = 0
         self.seconds = 0.0
         self.depth = 0
@@ -91,7 +94,7 @@ class Recorder:
             if _uninteresting(code, self.ignore):
                 self.skip.add(code)
                 return False
-            record = self.functions[code] = _Function()
+            record = self.functions[code] = _Function(frame.f_globals.get("__name__") or "")
             if self.capture is not None and self.capture.matches(code):
                 record.capture = self.capture
         caller = frame.f_back
@@ -206,7 +209,8 @@ class Recorder:
         for code, record in list(self.functions.items()):
             sites = [_site(key, value) for key, value in list(record.sites.items())]
             out.append({"file": code.co_filename, "line": code.co_firstlineno,
-                        "name": _qualname(code), "calls": record.calls,
+                        "name": _qualname(code), "module": record.module,
+                        "calls": record.calls,
                         "seconds": record.seconds, "stopped": record.stopped,
                         "sites": sites})
         return out
@@ -247,7 +251,7 @@ def _pickles(frame: Any, code: Any) -> bool | str:
     try:
         pickle.dumps(tuple(values.get(name) for name in names if name != "self"))
     except Exception as exc:  # any failure means a pool cannot ship these arguments
-        return f"{type(exc).__name__}: {str(exc)[:120]}"
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())[:120]}"
     return True
 
 

@@ -81,6 +81,8 @@ class CaptureFacts:
     """Why a picked call's arguments did not pickle, for the first that did not."""
     seed: int
     per_call_bytes: int
+    run_failure: str | None = None
+    """How the capture's run of the program failed (one line), when it did."""
 
 
 @dataclass(frozen=True)

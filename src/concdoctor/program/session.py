@@ -28,6 +28,7 @@ from concdoctor.cgroup import Cgroup
 from concdoctor.cores import cpu_count
 from concdoctor.descendants import end_tree
 from concdoctor.errors import UsageError
+from concdoctor.program import loops
 from concdoctor.program.candidates import (
     Candidate,
     busiest,
@@ -120,8 +121,18 @@ def _run_once(argv: list[str], *, timeout: float | None, sampling: bool, rate: i
                 cgroup.remove()
         state = _read(out)
         stacks = _stacks(samplers, here, state, outcome[2]) if samplers else ()
-        said = output.read_text(encoding="utf-8", errors="replace")
+        said = _tail(output)
     return Ran(state, outcome, note, stacks, said)
+
+
+def _tail(path: Path, size: int = 4096) -> str:
+    """The last ``size`` bytes a quiet run wrote (enough for its last line)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - size))
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _start(out: Path, cgroup: Cgroup | None, argv: list[str], flags: list[str],
@@ -232,6 +243,13 @@ def _diagnosed(report: ProgramReport, chosen: Candidate, argv: list[str], module
     """Run the program again capturing ``count`` of the chosen call site's calls, and
     diagnose those."""
     report = replace(report, chosen=chosen.function, diagnosed=chosen)
+    script = None if module else argv[0]
+    line = loops.unguarded(script) if script and chosen.module == "__main__" else None
+    if line is not None:
+        return replace(report, not_diagnosed=(
+            f"{shown(script or '')}:{line} runs the program's work when the file is "
+            "imported, which the diagnosis (and a process pool's workers) would do again: "
+            'put it under if __name__ == "__main__":'))
     spread = (dict(picks=tuple(picks(chosen.calls, count, seed))) if chosen.counted_all
               else dict(picks=(), reservoir=count, seed=seed))
     wanted = Wanted(file=chosen.file, line=chosen.line, qualname=chosen.qualname,
@@ -243,22 +261,55 @@ def _diagnosed(report: ProgramReport, chosen: Candidate, argv: list[str], module
         got = _captured(folder / "captured.pickle")
         # a function the first run stopped counting: the capture's run counted it all
         total = chosen.calls if chosen.counted_all else max(chosen.calls, got["seen"])
+        code, timed_out, _ = second.outcome
         facts = CaptureFacts(
             captured=len(got["blobs"]), wanted=len(wanted.picks) or wanted.reservoir,
             seen=got["seen"], total=total, too_big=got["too_big"], problem=got["problem"],
-            seed=seed, per_call_bytes=got["per_call_bytes"])
+            seed=seed, per_call_bytes=got["per_call_bytes"],
+            run_failure=_failure(code, timed_out, timeout, second.state))
         report = replace(report, capture=facts)
-        why = _not_captured(facts, second, timeout)
+        why = _not_captured(facts, second)
         if why is not None:
             return replace(report, not_diagnosed=why)
         calls = folder / "calls.pickle"
-        main = {"module": argv[1]} if module else {"path": os.path.realpath(argv[0])}
+        main = {"module": main_module(argv[1])} if module else {
+            "path": os.path.realpath(argv[0])}
         write_captured(str(calls), got["blobs"], total, main)
         folder_of = os.getcwd() if module else os.path.dirname(os.path.realpath(argv[0]))
-        job = Job(TargetSpec(text=chosen.function, path=os.path.realpath(chosen.file),
-                             attribute=chosen.qualname),
-                  InputSpec(captured=str(calls)), extra_sys_path=(folder_of,), seed=seed)
+        job = Job(_target(chosen, main), InputSpec(captured=str(calls)),
+                  extra_sys_path=(folder_of,), seed=seed)
         return _rewritten(replace(report, diagnosis=diagnose(job)), chosen)
+
+
+def main_module(name: str) -> str:
+    """The module ``python -m name`` runs as ``__main__``: ``name``, or for a package its
+    ``__main__`` submodule."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return name
+    return f"{name}.__main__" if spec is not None and spec.submodule_search_locations else name
+
+
+def _target(chosen: Candidate, main: dict[str, str]) -> TargetSpec:
+    """The chosen function as the diagnosis imports it: by its module's dotted name, as
+    the program imported it (a package's relative imports work, and there is one copy of
+    its state); the program's own script by its path; a ``-m`` program's main module by
+    the name it has when it is not run."""
+    qualname = chosen.qualname
+    if chosen.module == "__main__":
+        if "module" in main:
+            return TargetSpec(text=f"{main['module']}:{qualname}", module=main["module"],
+                              attribute=qualname)
+        return TargetSpec(text=chosen.function, path=os.path.realpath(chosen.file),
+                          attribute=qualname)
+    if chosen.module:
+        return TargetSpec(text=f"{chosen.module}:{qualname}", module=chosen.module,
+                          attribute=qualname)
+    return TargetSpec(text=chosen.function, path=os.path.realpath(chosen.file),
+                      attribute=qualname)
 
 
 def _rewritten(report: ProgramReport, chosen: Candidate) -> ProgramReport:
@@ -280,7 +331,8 @@ def _rewritten(report: ProgramReport, chosen: Candidate) -> ProgramReport:
             f"each call's arguments use {said}, which the loop sets at or after the call: "
             "each call takes what the pass before it left (often an earlier call's result)"))
     rec = report.diagnosis.recommendation if report.diagnosis else None
-    if rec is None or rec.executor == registry.SEQUENTIAL or not registry.known(rec.executor):
+    if (rec is None or rec.executor == registry.SEQUENTIAL or not registry.known(rec.executor)
+            or report.depends):
         return report
     made = loop_snippet(source, loop, chosen.site_line, name, registry.get(rec.executor),
                         rec.workers, python=platform.python_version())
@@ -300,10 +352,9 @@ def _captured(path: Path) -> dict[str, Any]:
         return {"blobs": [], "seen": 0, "too_big": 0, "problem": None, "per_call_bytes": 0}
 
 
-def _not_captured(facts: CaptureFacts, second: Ran, timeout: float | None) -> str | None:
+def _not_captured(facts: CaptureFacts, second: Ran) -> str | None:
     """Why the captured calls cannot be diagnosed, or None."""
-    code, timed_out, _ = second.outcome
-    ended = _failure(code, timed_out, timeout, second.state)
+    ended = facts.run_failure
     if facts.captured:
         return None
     if facts.problem:

@@ -7,9 +7,11 @@ the run the top candidate's calls were, where they come from, and what they did.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from concdoctor import executors as registry
+from concdoctor.diagnosis import Diagnosis
 from concdoctor.program.candidates import Candidate
 from concdoctor.program.report import ProgramReport
 from concdoctor.render.numbers import duration, fit_start, percent, seconds, times
@@ -47,7 +49,9 @@ def answer(report: ProgramReport) -> str | None:
     top, d, facts = report.diagnosed, report.diagnosis, report.capture
     if top is None or d is None or facts is None:
         return None
-    first = (f"{percent(top.share)} of this run was {top.calls:,} calls of {_call(top)} "
+    # a function the recorder stopped counting: the capture's run counted every call
+    calls, least = (top.calls, "") if top.counted_all else (facts.total, "at least ")
+    first = (f"{least}{percent(top.share)} of this run was {calls:,} calls of {_call(top)} "
              f"from {caller_name(top)}() at {top.call_site.partition(' in ')[0]}.")
     rec = d.recommendation
     if rec is None:
@@ -76,6 +80,28 @@ def answer(report: ProgramReport) -> str | None:
         return f"{first} On a {pool}: {checked}."
     return (f"{first} The loop would take {duration(after)} instead of {duration(before)} "
             f"on a {pool} ({how}), {checked}.")
+
+
+def capture_notes(report: ProgramReport) -> list[str]:
+    """What the capture left out or found different, when the diagnosis ran anyway."""
+    facts, top = report.capture, report.diagnosed
+    if facts is None or not facts.captured or top is None:
+        return []
+    notes = []
+    if facts.problem:
+        notes.append(f"some picked calls' arguments did not pickle ({facts.problem}): the "
+                     f"diagnosis ran on the {facts.captured} that did, and a process pool "
+                     "could not take the others")
+    if facts.too_big:
+        notes.append(f"{facts.too_big} picked calls' arguments took more than "
+                     f"{facts.per_call_bytes:,} bytes each and were left out")
+    if top.counted_all and facts.seen != facts.total:
+        notes.append(f"the capture's run made {facts.seen:,} of these calls, the first run "
+                     f"{facts.total:,}: the program does not repeat itself exactly")
+    if facts.run_failure:
+        notes.append(f"the capture's run did not end well ({facts.run_failure}): the calls "
+                     "captured until then were diagnosed")
+    return notes
 
 
 def _call(top: Candidate) -> str:
@@ -122,6 +148,8 @@ def show(report: ProgramReport, console: Console) -> None:
         console.print(_candidates(report, console.width))
     if report.not_diagnosed:
         console.print(Text("not diagnosed: ", style="bold yellow") + Text(report.not_diagnosed))
+    for note in capture_notes(report):
+        console.print(Text("note: ", style="bold yellow") + Text(note))
     if report.diagnosis is not None:
         _diagnosis(report, console)
 
@@ -132,10 +160,9 @@ def _diagnosis(report: ProgramReport, console: Console) -> None:
 
     from concdoctor.render import paths, terminal
 
-    d = report.diagnosis
+    d = shown_diagnosis(report)
     assert d is not None
-    parts = terminal.renderables(paths.for_readers(d), console.width,
-                                 snippet=report.rewrite is None and not report.depends)
+    parts = terminal.renderables(paths.for_readers(d), console.width)
     rewrite = report.rewrite
     if rewrite is not None:
         if rewrite.note:
@@ -149,6 +176,16 @@ def _diagnosis(report: ProgramReport, console: Console) -> None:
                      + Text(f"{report.rewrite_refused}; the snippet runs the same calls"))
     for part in parts:
         console.print(part, soft_wrap=isinstance(part, Syntax))
+
+
+def shown_diagnosis(report: ProgramReport) -> Diagnosis | None:
+    """The diagnosis as the program report shows it: without its snippet for the calls
+    where the loop is rewritten instead, or where its calls depend on each other (no
+    pool runs them as the loop stands)."""
+    d = report.diagnosis
+    if d is None or d.recommendation is None or not (report.rewrite or report.depends):
+        return d
+    return replace(d, recommendation=replace(d.recommendation, snippet=None))
 
 
 def _candidates(report: ProgramReport, width: int) -> Any:
@@ -203,9 +240,12 @@ def markdown(report: ProgramReport) -> str:
         lines.append("")
     if report.not_diagnosed:
         lines += [f"> **Not diagnosed:** {md(report.not_diagnosed)}", ""]
-    if report.diagnosis is not None:
+    for note in capture_notes(report):
+        lines += [f"> **Note:** {md(note)}", ""]
+    shown = shown_diagnosis(report)
+    if shown is not None:
         lines += ["#" + line if line.startswith("##") else line  # one level down
-                  for line in MarkdownRenderer().render(report.diagnosis).splitlines()]
+                  for line in MarkdownRenderer().render(shown).splitlines()]
         lines.append("")
     if report.rewrite is not None:
         if report.rewrite.note:
@@ -227,13 +267,15 @@ def html(report: ProgramReport) -> str | None:
     from concdoctor.render import paths
     from concdoctor.render.html_report import context, environment
 
-    if report.diagnosis is None:
+    shown = shown_diagnosis(report)
+    if shown is None:
         return None
     not_rewritten = (f"its calls depend on each other ({report.depends})" if report.depends
                      else report.rewrite_refused)
     program = {
         "argv": " ".join(report.argv), "summary": summary(report),
         "answer": answer(report) or headline(report), "not_diagnosed": report.not_diagnosed,
+        "notes": capture_notes(report),
         "candidates": [{
             "index": index, "function": each.qualname, "call_site": each.call_site,
             "calls": f"{each.calls:,}", "share": percent(each.share),
@@ -244,7 +286,7 @@ def html(report: ProgramReport) -> str | None:
         "rewrite_note": report.rewrite.note if report.rewrite else None,
         "not_rewritten": not_rewritten}
     template = environment().get_template("report.html.j2")
-    return template.render(**context(paths.for_readers(report.diagnosis)), program=program)
+    return template.render(**context(paths.for_readers(shown)), program=program)
 
 
 def files(report: ProgramReport) -> dict[str, str]:

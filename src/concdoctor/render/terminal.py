@@ -58,10 +58,8 @@ class TerminalRenderer(Renderer):
             console.print(renderable, soft_wrap=isinstance(renderable, Syntax))
 
 
-def renderables(d: Diagnosis, width: int = 100, *, snippet: bool = True
-                ) -> list[RenderableType]:
-    """The report's parts, in order; without its snippet when another replaces it (the
-    loop of ``concdoctor run``)."""
+def renderables(d: Diagnosis, width: int = 100) -> list[RenderableType]:
+    """The report's parts, in order (``concdoctor run`` shows them under its own)."""
     from rich.text import Text
 
     parts: list[RenderableType] = [_verdict(d)]
@@ -75,7 +73,7 @@ def renderables(d: Diagnosis, width: int = 100, *, snippet: bool = True
     if d.scaling:
         parts.append(_scaling(d))
     parts.append(Text(wording.environment_summary(d), style="dim"))
-    parts += _tail(d, width, snippet=snippet)
+    parts += _tail(d, width)
     return parts
 
 
@@ -250,7 +248,7 @@ def _scaling(d: Diagnosis) -> RenderableType:
     return table
 
 
-def _tail(d: Diagnosis, width: int, *, snippet: bool = True) -> list[RenderableType]:
+def _tail(d: Diagnosis, width: int) -> list[RenderableType]:
     from rich.panel import Panel
     from rich.text import Text
 
@@ -265,7 +263,7 @@ def _tail(d: Diagnosis, width: int, *, snippet: bool = True) -> list[RenderableT
                            border_style="red"))
     if d.command:
         parts.append(Text("reproduce: ", style="bold") + Text(d.command, style="cyan"))
-    code = d.recommendation.snippet if d.recommendation and snippet else None
+    code = d.recommendation.snippet if d.recommendation else None
     if code:
         parts += code_block(code, wording.SNIPPET_TITLE, width)
     return parts

@@ -9,5 +9,10 @@ def handle(line: str) -> str:
     return line.strip().upper()
 
 
-for line in sys.stdin:
-    print(handle(line), flush=True)
+def main() -> None:
+    for line in sys.stdin:
+        print(handle(line), flush=True)
+
+
+if __name__ == "__main__":
+    main()
