@@ -20,12 +20,10 @@ instead.
 from __future__ import annotations
 
 import ast
-import copy
-import io
-import itertools
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from concdoctor.program.sourcetext import Source, file_names, node_end, node_start
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
@@ -91,7 +89,7 @@ def find_loop(source: str, loop_line: int, call_line: int, func_name: str) -> Lo
         return found
     tree, call, loop, parents = found
     hole: ast.expr = parents[call] if isinstance(parents[call], ast.Await) else call
-    text = _Source(source, _names(tree))
+    text = Source(source, file_names(tree))
     if isinstance(loop, ast.For):
         return _for_loop(text, loop, call, hole, parents)
     if isinstance(loop, (ast.AsyncFor, ast.While)):
@@ -147,7 +145,7 @@ def _located(source: str, loop_line: int, call_line: int, func_name: str
     return tree, calls[0], loop, parents
 
 
-def _for_loop(text: _Source, loop: ast.For, call: ast.Call, hole: ast.expr,
+def _for_loop(text: Source, loop: ast.For, call: ast.Call, hole: ast.expr,
               parents: dict[ast.AST, ast.AST]) -> Loop | str:
     if loop.orelse:
         return ("the loop has an `else:`, which runs only when no `break` stopped it; "
@@ -171,7 +169,7 @@ def _for_loop(text: _Source, loop: ast.For, call: ast.Call, hole: ast.expr,
         return (f"the call's arguments use {names}, computed in the loop body: the calls "
                 "cannot all start before it runs; apply the function snippet")
     first = loop.body[0]
-    indent, start = "", _start(first)
+    indent, start = "", node_start(first)
     header = loop.iter.end_lineno or loop.lineno
     if first.lineno > header:  # from the line after the header: the comments above it too
         indent, start = text.indent(first.lineno), (header + 1, 0)
@@ -185,7 +183,7 @@ def _for_loop(text: _Source, loop: ast.For, call: ast.Call, hole: ast.expr,
                  statement=("", ""), uses_target=True)
 
 
-def _comprehension(text: _Source, comp: _Comprehension, call: ast.Call, hole: ast.expr,
+def _comprehension(text: Source, comp: _Comprehension, call: ast.Call, hole: ast.expr,
                    parents: dict[ast.AST, ast.AST]) -> Loop | str:
     generators = comp.generators
     if len(generators) > 1:
@@ -221,17 +219,17 @@ def _comprehension(text: _Source, comp: _Comprehension, call: ast.Call, hole: as
     if text.needs_unparse(element, hole):
         around = _unparsed_element(text, element, hole)
     else:
-        around = text.cut(_start(element[0]), _end(element[-1]), hole, indent)
+        around = text.cut(node_start(element[0]), node_end(element[-1]), hole, indent)
     if text.needs_unparse([statement], comp):
         cut = text.unparse(statement, comp)
     else:
-        cut = text.cut(_start(statement), text.line_end(statement.end_lineno or 0), comp,
+        cut = text.cut(node_start(statement), text.line_end(statement.end_lineno or 0), comp,
                        indent)  # alone on its lines: what follows it is a comment
     return _loop(text, statement, clause, call, hole, kind=_KINDS[type(comp)], around=around,
                  statement=cut, uses_target=uses_target)
 
 
-def _loop(text: _Source, replaced: ast.stmt, clause: ast.For | ast.comprehension,
+def _loop(text: Source, replaced: ast.stmt, clause: ast.For | ast.comprehension,
           call: ast.Call, hole: ast.expr, *, kind: str, around: tuple[str, str],
           statement: tuple[str, str], uses_target: bool) -> Loop:
     target = clause.target
@@ -257,86 +255,7 @@ _ATOMS = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.List, ast.Dict, 
           ast.Constant, ast.JoinedStr, *_KINDS)
 
 
-class _Source:
-    """The file's text, addressed the way the ``ast`` addresses it (UTF-8 byte columns)."""
-
-    def __init__(self, source: str, taken: frozenset[str]) -> None:
-        self.source = source
-        self.taken = taken
-        self.lines = io.StringIO(source, newline="").readlines()
-        self.starts = [0]
-        for line in self.lines:
-            self.starts.append(self.starts[-1] + len(line))
-
-    def offset(self, line: int, column: int) -> int:
-        text = self.lines[line - 1]
-        return self.starts[line - 1] + len(text.encode()[:column].decode(errors="replace"))
-
-    def indent(self, line: int) -> str:
-        text = self.lines[line - 1]
-        return text[:len(text) - len(text.lstrip(" \t"))]
-
-    def line_end(self, line: int) -> tuple[int, int]:
-        return line, len(self.lines[line - 1].rstrip("\r\n").encode())
-
-    def between(self, first: int, last: int) -> str:
-        return "".join(self.lines[first - 1:last])
-
-    def alone(self, node: ast.stmt) -> bool:
-        """Nothing but the statement (and a comment) on its lines."""
-        head = self.source[self.starts[node.lineno - 1]:self.offset(*_start(node))]
-        end = node.end_lineno or node.lineno
-        tail = self.source[self.offset(*_end(node)):self.starts[end]].strip()
-        return not head.strip() and (not tail or tail.startswith("#"))
-
-    def code(self, node: ast.expr) -> str:
-        if self.needs_unparse([node]):
-            return ast.unparse(node)
-        text = self.source[self.offset(*_start(node)):self.offset(*_end(node))]
-        return _dedent(text, self.indent(node.lineno))
-
-    def cut(self, start: tuple[int, int], end: tuple[int, int], hole: ast.expr,
-            indent: str) -> tuple[str, str]:
-        """The text from ``start`` to ``end`` without ``hole``: what comes before it and
-        after it."""
-        head = self.source[self.offset(*start):self.offset(*_start(hole))]
-        tail = self.source[self.offset(*_end(hole)):self.offset(*end)]
-        if start[1] == 0:  # a line start: its first line moves left too
-            return _dedent("\n" + head, indent)[1:], _dedent(tail, indent)
-        return _dedent(head, indent), _dedent(tail, indent)
-
-    def unparse(self, node: ast.AST, hole: ast.AST) -> tuple[str, str]:
-        """``node`` written by ``ast.unparse``, cut at ``hole``."""
-        if node is hole:
-            return "", ""
-        twin = copy.deepcopy(node)
-        mark = fresh(self.taken, "concdoctor_result")
-        for original, copied in zip(ast.walk(node), ast.walk(twin)):
-            if original is hole:
-                _swap(twin, copied, ast.Name(id=mark, ctx=ast.Load()))
-        head, _, tail = ast.unparse(twin).partition(mark)
-        return head, tail
-
-    def needs_unparse(self, nodes: Iterable[ast.AST], hole: ast.AST | None = None) -> bool:
-        """A string spanning lines (re-indenting would change it), or the hole inside an
-        f-string (whose inner positions older Pythons get wrong)."""
-        pending = list(nodes)
-        while pending:
-            node = pending.pop()
-            if node is hole:
-                continue
-            spans = (getattr(node, "end_lineno", 0) or 0) > getattr(node, "lineno", 0)
-            if isinstance(node, ast.JoinedStr):
-                if spans or any(inner is hole for inner in ast.walk(node)):
-                    return True
-                continue
-            if spans and isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
-                return True
-            pending.extend(ast.iter_child_nodes(node))
-        return False
-
-
-def _unparsed_element(text: _Source, element: list[ast.expr],
+def _unparsed_element(text: Source, element: list[ast.expr],
                       hole: ast.AST) -> tuple[str, str]:
     if len(element) == 1:
         return text.unparse(element[0], hole)
@@ -346,14 +265,6 @@ def _unparsed_element(text: _Source, element: list[ast.expr],
         return head, f"{tail}: {ast.unparse(value)}"
     head, tail = text.unparse(value, hole)
     return f"{ast.unparse(key)}: {head}", tail
-
-
-def _dedent(text: str, indent: str) -> str:
-    """``text``'s lines after the first moved left by ``indent`` (a line indented less, a
-    comment or a continuation inside brackets, to column 0)."""
-    first, *rest = re.split(r"\r\n?|\n", text)
-    return "\n".join([first, *("" if not line.strip() else line[len(indent):]
-                                if line.startswith(indent) else line.lstrip() for line in rest)])
 
 
 def _loop_around(call: ast.Call, loop_line: int,
@@ -451,30 +362,6 @@ def _bound(statements: list[ast.stmt]) -> set[str]:
     return found
 
 
-def _names(tree: ast.AST) -> frozenset[str]:
-    """Every name the file binds or reads."""
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            found.add(node.id)
-        elif isinstance(node, ast.arg):
-            found.add(node.arg)
-        elif isinstance(node, ast.alias):
-            found.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            found.update(node.names)
-        else:  # a def's or class's name, an except's `as`, a match's captures
-            found.update(value for field in ("name", "rest")
-                         if isinstance(value := getattr(node, field, None), str))
-    return frozenset(found)
-
-
-def fresh(taken: frozenset[str], name: str) -> str:
-    """``name``, or ``name_``, ``name_2``...: the first the program does not use."""
-    candidates = itertools.chain((name, f"{name}_"), (f"{name}_{n}" for n in itertools.count(2)))
-    return next(candidate for candidate in candidates if candidate not in taken)
-
-
 def _within(node: ast.AST, roots: list[ast.AST] | list[ast.stmt] | list[ast.expr],
             parents: dict[ast.AST, ast.AST]) -> bool:
     ancestor: ast.AST | None = node
@@ -495,15 +382,6 @@ def _walk_outside(node: ast.AST, skip: ast.AST) -> Iterable[ast.AST]:
             pending.extend(ast.iter_child_nodes(each))
 
 
-def _swap(root: ast.AST, old: ast.AST, new: ast.AST) -> None:
-    for node in ast.walk(root):
-        for field, value in ast.iter_fields(node):
-            if value is old:
-                setattr(node, field, new)
-            elif isinstance(value, list):
-                value[:] = [new if item is old else item for item in value]
-
-
 def _plain(target: ast.expr) -> bool:
     """The target binds names only (``page``, ``i, (a, b)``)."""
     return all(isinstance(node, (ast.Name, ast.Tuple, ast.List, ast.expr_context))
@@ -514,14 +392,6 @@ def _called(func: ast.expr) -> str | None:
     if isinstance(func, ast.Name):
         return func.id
     return func.attr if isinstance(func, ast.Attribute) else None
-
-
-def _start(node: ast.expr | ast.stmt) -> tuple[int, int]:
-    return node.lineno, node.col_offset
-
-
-def _end(node: ast.expr | ast.stmt) -> tuple[int, int]:
-    return node.end_lineno or node.lineno, node.end_col_offset or node.col_offset
 
 
 def _a(word: str) -> str:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from concdoctor.conclude.snippet import COMMENT_WIDTH
 from concdoctor.executors import Executor
-from concdoctor.program.loopshape import Loop, find_loop, fresh
+from concdoctor.program.loopshape import Loop, find_loop
+from concdoctor.program.sourcetext import fresh
 
 _DASK_OWN = ("key", "workers", "resources", "retries", "priority", "fifo_timeout",
              "allow_other_workers", "actor", "actors", "pure")
