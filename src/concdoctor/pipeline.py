@@ -22,7 +22,7 @@ from typing import Any
 from concdoctor import environment, runner
 from concdoctor import executors as registry
 from concdoctor.baseline import budget
-from concdoctor.baseline.evidence import Sampling, measure_baseline, start_sampling
+from concdoctor.baseline.evidence import measure_baseline
 from concdoctor.conclude import findings
 from concdoctor.conclude.snippet import snippet
 from concdoctor.confirm import policy as confirm
@@ -84,12 +84,10 @@ def diagnose(request: Request) -> Diagnosis:
     clock = Clock(options.budget)
     with _launch(request) as process:
         diagnosis = _begun(request)  # while the child starts and imports the target
-        started = start_sampling(process.pid, options, quiet)  # py-spy attaches meanwhile
         try:
             ready = process.ask(None, Ready, options.timeout)
             diagnosis = _resolved(diagnosis, ready, request)
-            diagnosis = _baseline(diagnosis, process, ready, request, started)
-            started = None  # the baseline's now
+            diagnosis = _baseline(diagnosis, process, ready, request)
             diagnosis = _classified(diagnosis)
             diagnosis = _recommended(diagnosis, request.rules)
             if options.confirm:
@@ -99,10 +97,6 @@ def diagnose(request: Request) -> Diagnosis:
             diagnosis = _profiled(diagnosis, process, request, clock)
         except StageFailed as failed:
             diagnosis = replace(diagnosis, failure=failed.failure)
-        finally:
-            if started is not None and started[0] is not None:  # the child never got there
-                started[0].kill()
-                started[0].directory_cleanup()
     return _concluded(diagnosis, process)
 
 
@@ -156,15 +150,13 @@ def _short_json(request: Request) -> str | None:
     return text if len(text) <= SNIPPET_INPUTS_CHARS else None
 
 
-def _baseline(d: Diagnosis, process: ChildRunner, ready: Ready, request: Request,
-              started: Sampling | None = None) -> Diagnosis:
+def _baseline(d: Diagnosis, process: ChildRunner, ready: Ready, request: Request) -> Diagnosis:
     """The batch (or a sample of it) once, sequentially, under py-spy: the evidence."""
     # the widest pool the batch may get: a sample of waiting work keeps it busy
     io_workers = max(request.rules.workers(e.name, tasks=ready.tasks,
                                            cpu_count=d.environment.cpu_count)
                      for e in registry.pools() if e.kneed)
-    baseline = measure_baseline(process, ready, request.options, request.progress, io_workers,
-                                started)
+    baseline = measure_baseline(process, ready, request.options, request.progress, io_workers)
     return _noted(replace(d, evidence=baseline.evidence), *baseline.notes)
 
 

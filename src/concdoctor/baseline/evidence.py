@@ -42,11 +42,9 @@ class Baseline:
 
 
 def measure_baseline(child: ChildRunner, ready: Ready, options: Options, progress: Progress,
-                     io_workers: int, started: Sampling | None = None) -> Baseline:
+                     io_workers: int) -> Baseline:
     """Run the baseline under the samplers: the whole batch when it fits its share of the
-    budget, else a sample (sized to keep ``io_workers`` busy when the tasks wait).
-    ``started``: samplers attached while the child started (:func:`start_sampling`),
-    for the first run; any later run attaches its own."""
+    budget, else a sample (sized to keep ``io_workers`` busy when the tasks wait)."""
     if options.sample is not None and options.sample < ready.held:
         run = SampledRun(TooBig((), 0.0, 0.0), None, None)  # asked for: go straight to it
     else:
@@ -55,10 +53,7 @@ def measure_baseline(child: ChildRunner, ready: Ready, options: Options, progres
                             check_after=budget.CHECK_SHARE * options.budget)
         whole = "" if ready.held == ready.tasks else f" (a sample of {ready.tasks})"
         run = _sampled(child, ready, options, progress, first,
-                       f"running {ready.held} tasks sequentially{whole}", started)
-        started = None
-    if started is not None:  # not used: a sample was asked for
-        _discard(started[0])
+                       f"running {ready.held} tasks sequentially{whole}")
     notes: tuple[str, ...] = ()
     if isinstance(run.done, TooBig):
         k = options.sample or _sample_size(run.done, ready, options, io_workers)
@@ -144,10 +139,10 @@ class SampledRun:
 
 
 def _sampled(child: ChildRunner, ready: Ready, options: Options, progress: Progress,
-             request: RunBaseline, what: str, started: Sampling | None = None) -> SampledRun:
-    """One baseline request under fresh samplers (``started``, or attached now): its
-    answer, the shares, and why the evidence is degraded (None if it is not)."""
-    samplers, degraded = started or start_sampling(child.pid, options, progress)
+             request: RunBaseline, what: str) -> SampledRun:
+    """One baseline request under fresh samplers: its answer, the shares, and why the
+    evidence is degraded (None if it is not)."""
+    samplers, degraded = _start_sampling(child.pid, options, progress)
     progress(what + (" under py-spy" if samplers else ""))
     total = request.sample or ready.held
     shares, busy, shared = None, None, None
@@ -163,21 +158,18 @@ def _sampled(child: ChildRunner, ready: Ready, options: Options, progress: Progr
             if samplers.seconds > 0:
                 shared = samplers.cpu_seconds / samplers.seconds
     finally:
-        _discard(samplers)
+        if samplers:
+            samplers.kill()
+            samplers.directory_cleanup()
     if isinstance(done, BaselineDone):
         degraded = degraded or _unreliable(shares, done, options.rate)
     return SampledRun(done, shares, degraded, busy, shared,
                       one_core=samplers is not None and not samplers.own_core)
 
 
-Sampling = tuple[sampling.Samplers | None, str | None]
-"""Running samplers, or None and why the evidence will be degraded."""
-
-
-def start_sampling(pid: int, options: Options, progress: Progress) -> Sampling:
-    """Running samplers on ``pid``, or None and why the evidence will be degraded. They
-    may attach while the child imports the target: what they sample before the baseline
-    (the child's own frames, no task) is not read (:func:`sampling.read_raw`)."""
+def _start_sampling(pid: int, options: Options, progress: Progress) -> (
+        tuple[sampling.Samplers | None, str | None]):
+    """Running samplers, or None and why the evidence will be degraded."""
     if not options.sampling:
         return None, "sampling was turned off (--no-sampling)"
     binary = sampling.find_py_spy()
@@ -192,12 +184,6 @@ def start_sampling(pid: int, options: Options, progress: Progress) -> Sampling:
         samplers.directory_cleanup()
         return None, str(exc)
     return samplers, None
-
-
-def _discard(samplers: sampling.Samplers | None) -> None:
-    if samplers:
-        samplers.kill()
-        samplers.directory_cleanup()
 
 
 def _unreliable(shares: sampling.Shares | None, done: BaselineDone, rate: int) -> str | None:
