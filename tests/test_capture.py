@@ -117,7 +117,8 @@ def line_of(marker: str) -> int:
 def wanted_for(func: Callable[..., Any], *, picks: tuple[int, ...] = (),
                site: tuple[str, int] = ("", 0), **fields: Any) -> Wanted:
     code = func.__code__
-    return Wanted(file=code.co_filename, line=code.co_firstlineno, qualname=code.co_qualname,
+    qualname = getattr(code, "co_qualname", code.co_name)  # as the recorder names it
+    return Wanted(file=code.co_filename, line=code.co_firstlineno, qualname=qualname,
                   site_file=site[0], site_line=site[1], picks=picks, **fields)
 
 
