@@ -127,18 +127,6 @@ def run_program(program: list[str], *, module: bool = False, timeout: float | No
     count = DEFAULT_COUNT if capture is None else capture
     if count < 1:
         raise UsageError(f"capture must be at least 1 call, got {count}")
-    if not diagnose and (function or line):
-        raise UsageError("function and line choose the calls to diagnose: they need "
-                         "diagnose=True (leave out --no-diagnose)")
-    if function and line:
-        raise UsageError("give one of --function and --line, not both")
-    if function is not None:
-        TargetSpec.parse(function, what="--function")  # its shape, before the run
-    if line is not None:
-        path, _, number = line.rpartition(":")
-        if not path or not number.isdigit():
-            raise UsageError(f"--line {line}: give it as path/to/file.py:N (the line of the "
-                             "call or of its loop)")
     request = Request(rules=load_rules(options.rules, options.project), options=options,
                       command=command, progress=progress or quiet)
 

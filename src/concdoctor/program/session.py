@@ -74,15 +74,14 @@ def run_program(program: list[str], *, module: bool = False, timeout: float | No
                          "concdoctor run -m MODULE [ARGS...]")
     if not module and not os.path.isfile(program[0]):
         raise UsageError(f"cannot run {program[0]!r}: no such file")
-    if pick is not None and (pick.function or pick.line) and diagnose is None:
-        raise UsageError("--function and --line choose the calls to diagnose: leave out "
-                         "--no-diagnose")
+    pick = pick or Pick()
+    pick.check(diagnosing=diagnose is not None)
     argv = ["-m", *program] if module else list(program)
     first = _run_once(argv, timeout=timeout, sampling=sampling, rate=rate)
     report = _report(program, module, first, timeout)
     if diagnose is None or report.failure is not None:
         return report
-    chosen, why = choose(first.state.get("functions", []), report, pick or Pick(),
+    chosen, why = choose(first.state.get("functions", []), report, pick,
                          SiteSamples(first.stacks))
     if chosen is None:
         return replace(report, not_diagnosed=why)

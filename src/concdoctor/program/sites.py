@@ -13,10 +13,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from concdoctor.cores import cpu_count
+from concdoctor.errors import UsageError
 from concdoctor.program import loops
 from concdoctor.program.candidates import MIN_CALLS, MIN_SHARE, Candidate, candidate
 from concdoctor.program.report import ProgramReport
 from concdoctor.program.samples import SiteSamples
+from concdoctor.target import TargetSpec
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,26 @@ class Pick:
     """``module:qualname`` or ``path/to/file.py:qualname``."""
     line: str | None = None
     """``path/to/file.py:N``: the line of the call, or of the loop around it."""
+
+    def check(self, diagnosing: bool) -> None:
+        """Refuse a choice that cannot be made, before the program runs."""
+        if (self.function or self.line) and not diagnosing:
+            raise UsageError("--function and --line choose the calls to diagnose: leave out "
+                             "--no-diagnose")
+        if self.function and self.line:
+            raise UsageError("give one of --function and --line, not both")
+        if self.function:
+            TargetSpec.parse(self.function, what="--function")
+        if self.line:
+            self.location()
+
+    def location(self) -> tuple[str, int]:
+        """``--line``'s file and line number."""
+        path, _, number = (self.line or "").rpartition(":")
+        if not path or not number.isdigit():
+            raise UsageError(f"--line {self.line}: give it as path/to/file.py:N (the line of "
+                             "the call or of its loop)")
+        return path, int(number)
 
 
 def choose(records: list[dict[str, Any]], report: ProgramReport, pick: Pick,
@@ -59,11 +81,7 @@ def _picked(records: list[dict[str, Any]], report: ProgramReport, pick: Pick,
                  if record["name"] == qualname and _defined_in(record["file"], where)]
         named = f"--function {pick.function}"
     else:
-        path, _, number = (pick.line or "").rpartition(":")
-        if not path or not number.isdigit():
-            return None, (f"--line {pick.line}: give it as path/to/file.py:N (the line of "
-                          "the call or of its loop)")
-        line = int(number)
+        path, line = pick.location()
         sites = [(record, site) for record, site in sites
                  if _same_file(site["file"], path) and line in (
                      site["line"], looped(site["file"], site["function"], site["line"]))]
