@@ -59,17 +59,17 @@ def profile_hog(tmp_path: Path, *options: str) -> dict:
     out = tmp_path / "report.json"
     done = subprocess.run(
         [*concdoctor_command(), "profile", f"{HOG}:hold", "--inputs", json.dumps(list(range(12))),
-         "--memory-limit", "400M", "--json", str(out), "--no-save", "-q", *options],
+         "--memory-limit", "160M", "--json", str(out), "--no-save", "-q", *options],
         capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     return json.loads(out.read_text())
 
 
-LIMIT = 400 << 20
+LIMIT = 160 << 20
 
 
 def test_memory_bounds_the_count_and_is_named(tmp_path: Path) -> None:
-    """Tasks holding 160 MiB each under --memory-limit 400M: the advice counts no more
+    """Tasks holding 64 MiB each under --memory-limit 160M: the advice counts no more
     workers than fit, and the report says memory set the count."""
     report = profile_hog(tmp_path, "--no-confirm")
     rec, evidence = report["recommendation"], report["evidence"]
