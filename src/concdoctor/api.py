@@ -48,6 +48,7 @@ def profile(
     options: Options | None = None,
     command: str = "",
     progress: Progress | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Diagnosis:
     """Diagnose ``func`` over ``inputs`` (one call per item) or ``repeat`` calls. With
     ``calls``, each input (of ``inputs`` or ``inputs_from``) is one call's
@@ -59,6 +60,8 @@ def profile(
     with ``[tool.concdoctor]`` of ./pyproject.toml); each is the field of
     :class:`~concdoctor.options.Options` of that name, which says what it does and
     checks its value. ``compare`` takes executors' names (``["dask"]``, or one name).
+    ``meanwhile`` is called, in this process, while the child starts and imports the
+    target: work of the caller's own that then costs no time of its own.
     """
     options = (options or project_options()).given(
         rules=Path(rules) if isinstance(rules, str) else rules, confirm=confirm,
@@ -77,6 +80,7 @@ def profile(
     request = Request(rules=load_rules(options.rules, options.project), options=options,
                       command=command,
                       repeat=repeat is not None, calls=calls, progress=progress or quiet,
+                      meanwhile=meanwhile,
                       scheduler=scheduler,
                       cluster_workers=reached.workers if reached else 0,
                       cluster_mismatch=reached.mismatch if reached else None)

@@ -127,19 +127,20 @@ def profile(
     spec = InputSpec.from_options(inputs=inputs, inputs_from=inputs_from, repeat=repeat,
                                   calls=calls)
     TargetSpec.parse(target)
-    console = _console(stderr=True)
     command = shlex.join(["concdoctor", *sys.argv[1:]])
     from concdoctor.progress import PhaseProgress
+    from concdoctor.render.terminal import prepare
 
-    with PhaseProgress(console, quiet) as say:  # type: ignore[arg-type]
+    # quiet, rich is first loaded while the child starts (prepare), not before it starts
+    console = None if quiet else _console(stderr=True)
+    with PhaseProgress(console, quiet) as say:
         diagnosis = api.profile(
             target, list(spec.items) if spec.items is not None else None,
             repeat=repeat, inputs_from=inputs_from, calls=calls, options=options,
-            command=command,
-            progress=say,
+            command=command, progress=say, meanwhile=prepare,
         )
     _show(diagnosis)
-    _save(diagnosis, json_path, report_dir if save else None, console)
+    _save(diagnosis, json_path, report_dir if save else None, console or _console(stderr=True))
     if diagnosis.failure is not None:
         raise typer.Exit(1)
 

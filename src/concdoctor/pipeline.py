@@ -69,6 +69,9 @@ class Request:
     cluster_workers: int = 0
     cluster_mismatch: str | None = None
     """The versions that differ across the cluster (one line, said before measuring)."""
+    meanwhile: Callable[[], object] | None = None
+    """The caller's own work, done while the child starts and imports the target (the CLI
+    loads its renderer then): on two cores the two overlap."""
 
     @property
     def target_text(self) -> str:
@@ -84,6 +87,8 @@ def diagnose(request: Request) -> Diagnosis:
     clock = Clock(options.budget)
     with _launch(request) as process:
         diagnosis = _begun(request)  # while the child starts and imports the target
+        if request.meanwhile is not None:
+            request.meanwhile()
         try:
             ready = process.ask(None, Ready, options.timeout)
             diagnosis = _resolved(diagnosis, ready, request)

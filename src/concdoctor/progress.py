@@ -19,8 +19,12 @@ if TYPE_CHECKING:
 class PhaseProgress:
     """``with PhaseProgress(console) as say: say(message[, done, total])``."""
 
-    def __init__(self, console: Console, quiet: bool = False, *, later: bool = False) -> None:
-        self.console, self.quiet = console, quiet
+    def __init__(self, console: Console | None, quiet: bool = False, *,
+                 later: bool = False) -> None:
+        if console is None and not quiet:
+            raise ValueError("progress that is shown needs a console")
+        self.console: Console = console  # type: ignore[assignment]  # None only when quiet
+        self.quiet = quiet
         self.display: Progress | None = None
         self.row: TaskID | None = None
         self.message = ""

@@ -58,6 +58,15 @@ class TerminalRenderer(Renderer):
             console.print(renderable, soft_wrap=isinstance(renderable, Syntax))
 
 
+def prepare() -> None:
+    """Load what drawing a report takes (rich, and pygments' lexer and theme for the
+    snippet) before there is a report: the CLI does it while the child starts, so the
+    report, once measured, is drawn at once."""
+    from rich.console import Console
+
+    Console(file=io.StringIO(), width=80).print(*code_block("pass", "", 80))
+
+
 def renderables(d: Diagnosis, width: int = 100) -> list[RenderableType]:
     """The report's parts, in order (``concdoctor run`` shows them under its own)."""
     from rich.text import Text
