@@ -588,3 +588,36 @@ def test_a_long_call_is_cut_with_an_ellipsis(tmp_path: Path) -> None:
 
 def test_call_text_of_a_missing_file_is_none(tmp_path: Path) -> None:
     assert call_text(str(tmp_path / "gone.py"), 3, "fetch") is None
+
+
+# -- the pause: the program waits once its last pick is taken --------------------------
+
+def test_the_program_pauses_once_its_last_pick_is_taken_before_that_call_runs() -> None:
+    capture = Capture(wanted_for(square, picks=(1, 4, 7)))
+    ran: list[int] = []
+
+    def pause() -> None:  # what the boot does: the capture, read under its own lock
+        state = capture.state()
+        ran.append(len(state["blobs"]))
+
+    capture.pause = pause
+    recording(capture, lambda: loop_here(10))
+    assert ran == [3]  # once, with every pick taken
+    assert capture.seen == 10  # and the program went on
+    assert picked_values(capture) == [1, 4, 7]
+
+
+def test_a_pick_past_the_calls_made_means_no_pause() -> None:
+    capture = Capture(wanted_for(square, picks=(2, 400)))
+    paused: list[bool] = []
+    capture.pause = lambda: paused.append(True)
+    recording(capture, lambda: loop_here(10))
+    assert paused == []
+
+
+def test_a_reservoir_never_pauses_since_any_later_call_may_replace_a_kept_one() -> None:
+    capture = Capture(wanted_for(square, reservoir=5, seed=1))
+    paused: list[bool] = []
+    capture.pause = lambda: paused.append(True)
+    recording(capture, lambda: loop_here(50))
+    assert paused == [] and len(capture.blobs) == 5

@@ -170,3 +170,23 @@ def test_calls_the_recorder_stopped_counting_are_told_by_the_captures_count() ->
     stopped = replace(FETCH, calls=500, counted_all=False)
     said = answer(report(diagnosed=stopped, candidates=(stopped,)))
     assert said is not None and said.startswith("at least 72% of this run was 4,000 calls")
+
+
+@pytest.mark.parametrize("while_running", [True, False])
+def test_calls_that_fail_when_replayed_after_the_program_say_what_may_have_gone(
+        while_running: bool) -> None:
+    from concdoctor.diagnosis import Failure
+
+    failed = replace(diagnosis(), recommendation=None,
+                     failure=Failure("baseline", "FileNotFoundError: part0.bin"))
+    facts = replace(report().capture, while_running=while_running)  # type: ignore[type-var]
+    said = answer(report(diagnosis=failed, capture=facts))
+    assert said is not None and "could not be diagnosed: FileNotFoundError: part0.bin" in said
+    assert ("replayed after the program ended" in said) is not while_running
+
+
+def test_a_run_that_failed_after_its_calls_were_diagnosed_says_so() -> None:
+    facts = replace(report().capture, run_failure="the program exited with code 3",  # type: ignore[type-var]
+                    while_running=True)
+    notes = capture_notes(report(capture=facts))
+    assert any("went wrong after its calls were diagnosed" in note for note in notes), notes

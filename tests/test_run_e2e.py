@@ -255,3 +255,21 @@ def test_a_missing_script_is_a_usage_error(cli: Cli) -> None:
     result = run(cli, cli.cwd / "nowhere.py")
     assert result.returncode == 2, result.explain()
     assert result.stderr.strip().startswith("concdoctor: error: cannot run")
+
+
+def test_calls_are_diagnosed_while_what_they_need_still_exists(cli: Cli) -> None:
+    """The program removes the files its calls read when it ends: the capture's run waits
+    after its last picked call while they are diagnosed. The --timeout (about twice the
+    program's own 2.4 s) does not count that wait, which alone takes longer than the
+    program: the baseline runs the 40 calls' 2.4 s of waits again, and more."""
+    result = run(cli, "--timeout", "5", PROGRAMS / "temporary.py")
+    assert result.returncode == 0, result.explain()
+    assert "checked 40 distinct parts" in result.stdout  # the first run, as it printed
+    program = result.report()["program"]
+    assert program["chosen"].endswith("temporary.py:checksum")
+    capture = program["capture"]
+    assert capture["while_running"] and capture["captured"] == 40, capture
+    assert capture["run_failure"] is None, capture  # it went on, and was not timed out
+    diagnosis = program["diagnosis"]
+    assert diagnosis["failure"] is None, diagnosis["failure"]
+    assert diagnosis["recommendation"]["executor"] != "sequential", diagnosis["recommendation"]

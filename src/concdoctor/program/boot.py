@@ -12,7 +12,10 @@ without concdoctor. The counts go to ``OUT`` (JSON, replaced atomically) every
 and the sweep of whatever it left running: a program that crashes or is killed at the
 timeout still leaves what it had run so far. With ``--capture``, the calls that the JSON
 file ``WANTED`` names (:class:`~concdoctor.program.capture.Wanted`) are captured to
-``CAPTURED``, written with the counts.
+``CAPTURED``, written with the counts. With ``--pause SAID_FD RESUME_FD`` as well, once
+the last picked call is taken the capture is written, one byte goes to ``SAID_FD``, and
+the program waits until ``RESUME_FD`` gives one or closes: the parent diagnoses the calls
+meanwhile, while what they need still exists.
 """
 
 from __future__ import annotations
@@ -71,6 +74,19 @@ class Boot:
             os.replace(temporary, self.out)
             if self.capture is not None and (self.capture[0].changed or final):
                 self.capture[0].write(self.capture[1])
+
+    def hold(self, said: int, resume: int) -> None:
+        """Write the capture, say so, and wait for the parent (see the module's text)."""
+        assert self.capture is not None
+        self.capture[0].write(self.capture[1])
+        try:
+            os.write(said, b"p")
+            os.read(resume, 1)
+        except OSError:
+            pass  # the parent is gone: the program goes on, as it would
+        finally:
+            os.close(said)
+            os.close(resume)
 
     def keep_writing(self) -> None:
         while self.ended is None:
@@ -160,6 +176,10 @@ def main(argv: list[str]) -> None:
     cgroup = flags[flags.index("--cgroup") + 1] if "--cgroup" in flags else None
     program = rest[rest.index("--") + 1:]
     boot = Boot(out, _capture(flags))
+    if boot.capture is not None and "--pause" in flags:
+        at = flags.index("--pause")
+        said, resume = int(flags[at + 1]), int(flags[at + 2])
+        boot.capture[0].pause = lambda: boot.hold(said, resume)
     boot.containment = _contain(cgroup)
     _allow_tracer(os.getppid())
     atexit.register(boot.at_exit)

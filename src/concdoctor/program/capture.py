@@ -8,6 +8,10 @@ at random (seeded) from equal strata of the run, so that they spread over it, at
 calls), the count is not known: a seeded reservoir of ``count`` calls spreads them over
 the run instead, pickling each call it takes in.
 
+With picks, the program can wait once the last of them has been taken (:attr:`Capture.pause`):
+its calls are then diagnosed while what they need (files it makes, then removes at the
+end) still exists.
+
 Each call's arguments are pickled the moment it starts, before its body can change
 them, as ``(args, kwargs)`` that call the function the same way (positional parameters
 by position, keyword-only ones and ``**kwargs`` by name). A call whose arguments take
@@ -79,6 +83,10 @@ class Capture:
         self.problem: str | None = None
         self.changed = False
         self.lock = threading.Lock()
+        self.pause: Any = None
+        """Called once, outside the lock, when the last picked call has been offered:
+        the boot holds the program there while its calls are diagnosed."""
+        self.paused = False
 
     def matches(self, code: Any) -> bool:
         """Whether ``code`` is the wanted function's (checked once per code object)."""
@@ -91,6 +99,11 @@ class Capture:
         counting and keeping are one step under the lock)."""
         with self.lock:
             self._offer(frame)
+            last = (self.pause is not None and not self.paused
+                    and 0 < len(self.wanted.picks) == self.next)
+            self.paused = self.paused or last
+        if last:
+            self.pause()
 
     def _offer(self, frame: Any) -> None:
         if self.site_file:

@@ -83,6 +83,10 @@ class CaptureFacts:
     per_call_bytes: int
     run_failure: str | None = None
     """How the capture's run of the program failed (one line), when it did."""
+    while_running: bool = False
+    """The calls were diagnosed while the capture's run waited after its last picked
+    call (what they need, such as files it removes at its end, still existed); else
+    after it ended."""
 
 
 @dataclass(frozen=True)

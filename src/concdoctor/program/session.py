@@ -1,11 +1,14 @@
-"""Parent side of ``concdoctor run``: start the program, sample it, bound it, end it.
+"""Parent side of ``concdoctor run``: run the program, rank its candidates, capture and
+diagnose the chosen one's calls, and say it in the program's terms.
 
 The program runs as ``python -m concdoctor.program.boot`` (see there) in a session of its
 own and, where one can be made, a cgroup of its own, with concdoctor's stdin, stdout and
 stderr: its output passes through and it may read its input, as under ``python SCRIPT``.
 The py-spy samplers of :mod:`concdoctor.baseline.stacks` attach before it starts. When
 it ends, or runs past the timeout, or concdoctor is interrupted, its whole tree is ended
-the way the profile runner ends a child's (:func:`concdoctor.descendants.end_tree`).
+(:mod:`concdoctor.program.process`). The capture's run waits once its last picked call
+is taken, while those calls are diagnosed: the files and folders they need (a temporary
+folder the program removes at its end) still exist then.
 """
 
 from __future__ import annotations
@@ -15,10 +18,7 @@ import os
 import pickle
 import platform
 import signal
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -26,9 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from concdoctor.cgroup import Cgroup
 from concdoctor.cores import cpu_count
-from concdoctor.descendants import end_tree
 from concdoctor.errors import UsageError
-from concdoctor.program import loops
+from concdoctor.program import loops, process
 from concdoctor.program.candidates import (
     Candidate,
     busiest,
@@ -43,10 +42,6 @@ from concdoctor.target import InputSpec, Job, TargetSpec
 
 if TYPE_CHECKING:
     from concdoctor.diagnosis import Diagnosis
-
-READY_SECONDS = 60.0
-"""How long the program's process may take to start and calibrate the recorder."""
-
 
 @dataclass(frozen=True)
 class Ran:
@@ -92,30 +87,37 @@ def run_program(program: list[str], *, module: bool = False, timeout: float | No
 
 
 def _run_once(argv: list[str], *, timeout: float | None, sampling: bool, rate: int,
-              wanted: Wanted | None = None, folder: Path | None = None) -> Ran:
+              wanted: Wanted | None = None, folder: Path | None = None,
+              paused: Callable[[], None] | None = None) -> Ran:
     """The program once, under the recorder and py-spy; with ``wanted``, quietly (its
-    output kept, no input) and capturing those calls to ``folder``/captured.pickle."""
+    output kept, no input) and capturing those calls to ``folder``/captured.pickle; with
+    ``paused`` as well, called while the program waits after its last picked call."""
     with tempfile.TemporaryDirectory(prefix="concdoctor-run-") as tmp:
         here = Path(tmp)
         out = here / "calls.json"
         flags: list[str] = []
+        hold = process.Hold(paused) if paused is not None else None
         if wanted is not None:
             assert folder is not None
             spec = here / "wanted.json"
             spec.write_text(json.dumps(asdict(wanted)), encoding="utf-8")
             flags = ["--capture", str(spec), str(folder / "captured.pickle")]
+            flags += hold.flags() if hold is not None else []
         cgroup = Cgroup.create()
         output = here / "output.txt"
         try:
             with open(output, "wb") as sink:
-                popen, go = _start(out, cgroup, argv, flags,
-                                   sink if wanted is not None else None)
+                popen, go = process.start(out, cgroup, argv, flags,
+                                   sink if wanted is not None else None,
+                                   hold.theirs if hold is not None else ())
                 try:
-                    samplers, note = _attach(popen.pid, here, rate, sampling)
-                    outcome = _supervise(popen, go, cgroup, samplers, timeout)
+                    samplers, note = process.attach(popen.pid, here, rate, sampling)
+                    outcome = process.supervise(popen, go, cgroup, samplers, timeout, hold)
                 finally:
-                    _end(popen, cgroup)
+                    process.end(popen, cgroup)
         finally:
+            if hold is not None:
+                hold.close()
             if cgroup is not None:
                 cgroup.remove()
         state = _read(out)
@@ -132,76 +134,6 @@ def _tail(path: Path, size: int = 4096) -> str:
             return handle.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
-
-
-def _start(out: Path, cgroup: Cgroup | None, argv: list[str], flags: list[str],
-           sink: Any) -> tuple[subprocess.Popen[bytes], int]:
-    """The boot process, paused until the samplers are on. ``sink`` given, the program
-    writes there and reads nothing (the capture's run: the user saw its output once)."""
-    go_r, go_w = os.pipe()
-    if cgroup is not None:
-        flags = ["--cgroup", str(cgroup.path), *flags]
-    quiet: dict[str, Any] = {} if sink is None else {
-        "stdin": subprocess.DEVNULL, "stdout": sink, "stderr": subprocess.STDOUT}
-    try:
-        popen = subprocess.Popen(
-            [sys.executable, "-m", "concdoctor.program.boot", str(out), str(go_r), *flags,
-             "--", *argv], pass_fds=(go_r,), start_new_session=True, **quiet)
-    except BaseException:
-        os.close(go_w)
-        raise
-    finally:
-        os.close(go_r)
-    return popen, go_w
-
-
-def _attach(pid: int, folder: Path, rate: int, sampling: bool) -> tuple[Any, str]:
-    """py-spy samplers on ``pid``, or None and why there are none."""
-    if not sampling:
-        return None, "off (--no-sampling)"
-    from concdoctor.baseline.stacks import Samplers, SamplingUnavailable, find_py_spy
-
-    binary = find_py_spy()
-    if binary is None:
-        return None, "unavailable: py-spy is not installed ('pip install py-spy')"
-    samplers = Samplers(binary, pid, folder, rate)
-    try:
-        samplers.start(timeout=READY_SECONDS)
-    except SamplingUnavailable as exc:
-        return None, f"unavailable: {exc}"
-    return samplers, "py-spy"
-
-
-def _supervise(popen: subprocess.Popen[bytes], go: int, cgroup: Cgroup | None,
-               samplers: Any, timeout: float | None) -> tuple[int | None, bool, float]:
-    """Let the program start, wait for its end or the timeout: ``(returncode,
-    timed_out, seconds)``; the samplers are stopped on every way out."""
-    started = time.monotonic()
-    try:
-        try:
-            os.write(go, b"g")
-        except OSError:
-            pass  # it exited already: its return code tells how
-        finally:
-            os.close(go)
-        try:
-            code: int | None = popen.wait(timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            timed_out, code = True, None
-            _end(popen, cgroup)
-        return code, timed_out, time.monotonic() - started
-    finally:
-        if samplers is not None:
-            samplers.stop()
-
-
-def _end(popen: subprocess.Popen[bytes], cgroup: Cgroup | None) -> None:
-    """Kill the program's whole tree now if it runs, and whatever it left running."""
-    alive = popen.poll() is None
-    end_tree(popen.pid, popen.pid, cgroup, keep=set(), keep_detached=False, alive=alive)
-    if alive:
-        popen.wait()
 
 
 def _read(out: Path) -> dict[str, Any]:
@@ -253,10 +185,26 @@ def _diagnosed(report: ProgramReport, chosen: Candidate, argv: list[str], module
               else dict(picks=(), reservoir=count, seed=seed))
     wanted = Wanted(file=chosen.file, line=chosen.line, qualname=chosen.qualname,
                     site_file=chosen.site_file, site_line=chosen.site_line, **spread)
+    main = {"module": main_module(argv[1])} if module else {
+        "path": os.path.realpath(argv[0])}
+    folder_of = os.getcwd() if module else os.path.dirname(os.path.realpath(argv[0]))
+
+    def job(calls: Path, got: dict[str, Any], total: int) -> Job:
+        write_captured(str(calls), got["blobs"], total, main)
+        return Job(_target(chosen, main), InputSpec(captured=str(calls)),
+                   extra_sys_path=(folder_of,), seed=seed)
+
     with tempfile.TemporaryDirectory(prefix="concdoctor-capture-") as tmp:
         folder = Path(tmp)
+        made: list[Diagnosis] = []
+
+        def meanwhile() -> None:  # all picks taken, the program waits: diagnose them now
+            got = _captured(folder / "captured.pickle")
+            if got["blobs"]:
+                made.append(diagnose(job(folder / "calls.pickle", got, chosen.calls)))
+
         second = _run_once(argv, timeout=timeout, sampling=False, rate=rate, wanted=wanted,
-                           folder=folder)
+                           folder=folder, paused=meanwhile if wanted.picks else None)
         got = _captured(folder / "captured.pickle")
         # a function the first run stopped counting: the capture's run counted it all
         total = chosen.calls if chosen.counted_all else max(chosen.calls, got["seen"])
@@ -265,19 +213,14 @@ def _diagnosed(report: ProgramReport, chosen: Candidate, argv: list[str], module
             captured=len(got["blobs"]), wanted=len(wanted.picks) or wanted.reservoir,
             seen=got["seen"], total=total, too_big=got["too_big"], problem=got["problem"],
             seed=seed, per_call_bytes=got["per_call_bytes"],
-            run_failure=_failure(code, timed_out, timeout, second.state))
+            run_failure=_failure(code, timed_out, timeout, second.state),
+            while_running=bool(made))
         report = replace(report, capture=facts)
         why = _not_captured(facts, second)
         if why is not None:
             return replace(report, not_diagnosed=why)
-        calls = folder / "calls.pickle"
-        main = {"module": main_module(argv[1])} if module else {
-            "path": os.path.realpath(argv[0])}
-        write_captured(str(calls), got["blobs"], total, main)
-        folder_of = os.getcwd() if module else os.path.dirname(os.path.realpath(argv[0]))
-        job = Job(_target(chosen, main), InputSpec(captured=str(calls)),
-                  extra_sys_path=(folder_of,), seed=seed)
-        return _rewritten(replace(report, diagnosis=diagnose(job)), chosen)
+        diagnosis = made[0] if made else diagnose(job(folder / "calls.pickle", got, total))
+        return _rewritten(replace(report, diagnosis=diagnosis), chosen)
 
 
 def main_module(name: str) -> str:

@@ -56,7 +56,11 @@ def answer(report: ProgramReport) -> str | None:
     rec = d.recommendation
     if rec is None:
         why = d.failure.message if d.failure else "no advice"
-        return f"{first} Its {facts.captured} captured calls could not be diagnosed: {why}."
+        after = "" if facts.while_running else (
+            " They were replayed after the program ended: what they needed of it (a "
+            "temporary file, a connection) may have gone with it.")
+        return (f"{first} Its {facts.captured} captured calls could not be diagnosed: "
+                f"{why}.{after}")
     captured = f"{facts.captured:,} captured call{'' if facts.captured == 1 else 's'}"
     if report.depends:
         alone = ""
@@ -99,8 +103,9 @@ def capture_notes(report: ProgramReport) -> list[str]:
         notes.append(f"the capture's run made {facts.seen:,} of these calls, the first run "
                      f"{facts.total:,}: the program does not repeat itself exactly")
     if facts.run_failure:
-        notes.append(f"the capture's run did not end well ({facts.run_failure}): the calls "
-                     "captured until then were diagnosed")
+        notes.append(f"the capture's run did not end well ({facts.run_failure}): " + (
+            "it went wrong after its calls were diagnosed, while it waited"
+            if facts.while_running else "the calls captured until then were diagnosed"))
     return notes
 
 
