@@ -37,7 +37,7 @@ from concdoctor.pytest_plugin.session import ConcdoctorSession
 
 NOT_SETTINGS = {
     "api": {"func", "inputs", "repeat", "inputs_from", "calls", "options", "command",
-            "progress"},
+            "progress", "meanwhile"},
     "fixture": {"self", "func", "inputs", "repeat", "inputs_from", "calls", "allow_failure"},
     "cli": {"target", "inputs", "inputs_from", "repeat", "calls", "json_path", "save",
             "quiet"},

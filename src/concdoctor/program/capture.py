@@ -30,6 +30,7 @@ import os
 import pickle
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,7 +84,7 @@ class Capture:
         self.problem: str | None = None
         self.changed = False
         self.lock = threading.Lock()
-        self.pause: Any = None
+        self.pause: Callable[[], None] | None = None
         """Called once, outside the lock, when the last picked call has been offered:
         the boot holds the program there while its calls are diagnosed."""
         self.paused = False
@@ -102,7 +103,7 @@ class Capture:
             last = (self.pause is not None and not self.paused
                     and 0 < len(self.wanted.picks) == self.next)
             self.paused = self.paused or last
-        if last:
+        if last and self.pause is not None:
             self.pause()
 
     def _offer(self, frame: Any) -> None:

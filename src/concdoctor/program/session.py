@@ -43,6 +43,7 @@ from concdoctor.target import InputSpec, Job, TargetSpec
 if TYPE_CHECKING:
     from concdoctor.diagnosis import Diagnosis
 
+
 @dataclass(frozen=True)
 class Ran:
     """One run of the program: its counts, how it ended, and py-spy's stacks."""
@@ -108,8 +109,8 @@ def _run_once(argv: list[str], *, timeout: float | None, sampling: bool, rate: i
         try:
             with open(output, "wb") as sink:
                 popen, go = process.start(out, cgroup, argv, flags,
-                                   sink if wanted is not None else None,
-                                   hold.theirs if hold is not None else ())
+                                          sink if wanted is not None else None,
+                                          hold.theirs if hold is not None else ())
                 try:
                     samplers, note = process.attach(popen.pid, here, rate, sampling)
                     outcome = process.supervise(popen, go, cgroup, samplers, timeout, hold)
