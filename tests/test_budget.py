@@ -14,6 +14,7 @@ from concdoctor.confirm.prediction import (
     extrapolate,
     overhead_scale,
     pool_seconds,
+    started_on_submit,
 )
 
 
@@ -133,3 +134,31 @@ def test_a_sequential_advice_predicts_the_sequential_time() -> None:
                 sampled=3000, executor="sequential", workers=1, trial=None)
     assert p.recommended_seconds == p.sequential_seconds == pytest.approx(12)
     assert math.isclose(p.low + p.high, 2 * p.sequential_seconds, rel_tol=1e-3)
+
+
+def test_threads_started_at_each_submit_run_the_first_tasks_while_the_rest_start() -> None:
+    """400 waits of 30 ms on 256 threads that take 0.1 s to start: the first threads'
+    waits run meanwhile, and the 144 queued after the last thread started take one more
+    wait on threads already free: 0.13 s, not the start and then two waves."""
+    seconds = started_on_submit(0.1, 0.03, 256, 400)
+    assert seconds == pytest.approx(0.1 + 0.03, rel=0.01)
+
+
+def test_threads_that_start_faster_than_a_task_leave_the_waves_as_they_were() -> None:
+    assert started_on_submit(0.01, 0.03, 64, 640) == pytest.approx(0.01 + 10 * 0.03, rel=0.02)
+    assert started_on_submit(0.0, 0.03, 64, 640) == pytest.approx(10 * 0.03)
+
+
+def test_a_thread_pools_start_up_is_read_from_its_sample_under_the_same_model() -> None:
+    """A sample of 120 waits on 120 threads took 80 ms, waits of 30 ms: 50 ms of start.
+    The batch's 400 on 256 threads start in about twice that (the capacity model), and
+    the batch takes that and one wait; with as many threads as the sample, the old
+    waves-plus-start-up sum stands (the two models agree there)."""
+    sample = TrialSummary(seconds=[0.08], task_seconds=0.03, concurrency=120.0)
+    p = extrapolate(tasks=400, seed=1, task_seconds_mean=0.03, task_seconds_stdev=0.0,
+                    sampled=120, executor="thread", workers=256, trial=sample)
+    start = 0.05 * overhead_scale("thread", 120, 256)
+    assert p.recommended_seconds == pytest.approx(start + 0.03, rel=0.03)
+    again = TrialSummary(seconds=[0.19], task_seconds=0.0202, concurrency=58.0)
+    assert pool_seconds(3000, 444, 64, alone=0.0201, trial=again, on_submit=True) == (
+        pytest.approx(pool_seconds(3000, 444, 64, alone=0.0201, trial=again), rel=0.01))

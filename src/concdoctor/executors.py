@@ -80,6 +80,10 @@ class Executor:
     """Its tasks share the process's module state: a write to it needs a lock."""
     os_threads: bool = False
     """Each worker is a thread of this process: the user's thread limit bounds them."""
+    starts_on_submit: bool = False
+    """Each submit starts a worker until it has them all (``ThreadPoolExecutor``): the
+    first tasks run while the later workers start, and the rest wait in its queue only
+    once every worker has started (the prediction's model, :mod:`concdoctor.confirm.prediction`)."""
     worker_memory: str = ""
     """What its trials report as memory per worker: ``"pss"`` (a worker process's
     proportional set size), ``"added"`` (what each worker added to this process), or
@@ -197,7 +201,7 @@ register(Executor(SEQUENTIAL, "stay sequential", f"{_RUNNERS}:run_sequential",
 register(Executor(
     "thread", "thread pool", f"{_RUNNERS}:run_threads", f"{_SNIPPETS}:pool_body",
     workers="tasks", costs=Costs(start=0.0005, per_worker=0.0001, per_task=0.00003),
-    serialises="gil", kneed=True, shares_memory=True, os_threads=True,
+    serialises="gil", kneed=True, shares_memory=True, os_threads=True, starts_on_submit=True,
     pool_class="concurrent.futures:ThreadPoolExecutor", loop_writer=f"{_LOOPS}:pool_loop"))
 register(Executor(
     "process", "process pool", f"{_RUNNERS}:run_processes", f"{_SNIPPETS}:pool_body",

@@ -15,6 +15,11 @@ added as it was measured, scaled by what the capacity model says starting the po
 costs for the whole batch's workers against the sample's (400 threads take longer to
 start than the 120 that ran a sample of 120). The interval adds the spread of task
 times, the spread of the trials and the model's own error in quadrature.
+
+A pool that starts a worker at each submit (a thread pool) is not started first and
+then run: the first tasks run while the later workers start, and the rest are queued
+once all have started (:func:`started_on_submit`). Its start-up is read from the
+sample's trial under that model, and the batch's predicted under it.
 """
 
 from __future__ import annotations
@@ -63,7 +68,9 @@ def extrapolate(*, tasks: int, seed: int, task_seconds_mean: float,
         return Prediction(tasks, sampled, seed, round(sequential, 3), round(guess, 3),
                           round(low, 3), round(high, 3))
     scale = overhead_scale(executor, min(workers, sampled), min(workers, tasks))
-    pooled = pool_seconds(tasks, sampled, workers, task_seconds_mean, trial, scale=scale)
+    on_submit = registry.known(executor) and registry.get(executor).starts_on_submit
+    pooled = pool_seconds(tasks, sampled, workers, task_seconds_mean, trial, scale=scale,
+                          on_submit=on_submit)
     measured = statistics.median(trial.seconds)
     noise = (TRIAL_NOISE if len(trial.seconds) < 2 else
              (max(trial.seconds) - min(trial.seconds)) / (2 * measured))
@@ -85,16 +92,56 @@ def overhead_scale(executor: str, sample_workers: int, whole_workers: int) -> fl
 
 
 def pool_seconds(tasks: int, sampled: int, workers: int, alone: float,
-                 trial: TrialSummary, *, scale: float = 1.0) -> float:
+                 trial: TrialSummary, *, scale: float = 1.0, on_submit: bool = False,
+                 ) -> float:
     """Seconds for ``tasks`` on the pool that ran the sample as ``trial`` did; what the
-    trial spent beyond its waves is multiplied by ``scale`` (see :func:`overhead_scale`)."""
+    trial spent beyond its waves (its start-up) is multiplied by ``scale`` (see
+    :func:`overhead_scale`). ``on_submit``: the pool starts a worker at each submit,
+    and both the sample's start-up and the batch's time follow :func:`started_on_submit`."""
     measured = statistics.median(trial.seconds)
     ran = max(min(trial.concurrency, sampled, workers), 1.0)
     per_neighbour = max(0.0, trial.task_seconds - alone) / (ran - 1) if ran > 1 else 0.0
     at_once = min(tasks, workers)
     each = alone + (at_once - 1) * per_neighbour
+    if on_submit:
+        start = _start_of(measured, trial.task_seconds, min(workers, sampled), sampled)
+        return started_on_submit(start * scale, each, at_once, tasks)
     beyond = max(0.0, measured - waves(sampled, min(workers, sampled)) * trial.task_seconds)
     return beyond * scale + waves(tasks, at_once) * each
+
+
+def started_on_submit(start: float, each: float, workers: int, tasks: int) -> float:
+    """Seconds for ``tasks`` of ``each`` seconds on a pool that starts a worker at each
+    submit, the ``workers`` of them over ``start`` seconds: worker k starts at (k + 1) /
+    ``workers`` of it and runs task k at once; the other tasks are queued once the last
+    has started, each taken by the first worker free. Workers are free within ``each``
+    of one another then, so they take the queue's tasks in turn."""
+    workers = min(workers, tasks)
+    if workers <= 0:
+        return 0.0
+    starts = [start * (k + 1) / workers for k in range(workers)]
+    end = starts[-1] + each
+    per, extra = divmod(tasks - workers, workers)
+    for index, free in enumerate(sorted(max(begun + each, start) for begun in starts)):
+        taken = per + (index < extra)
+        if taken:
+            end = max(end, free + taken * each)
+    return end
+
+
+def _start_of(measured: float, each: float, workers: int, tasks: int) -> float:
+    """The start-up under :func:`started_on_submit` that makes ``tasks`` take
+    ``measured`` seconds (0 when they took no longer than their waves)."""
+    low, high = 0.0, measured
+    if started_on_submit(low, each, workers, tasks) >= measured:
+        return 0.0
+    for _ in range(40):  # the time grows with the start-up: bisect to a part in 10^12
+        middle = (low + high) / 2
+        if started_on_submit(middle, each, workers, tasks) < measured:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
 
 
 def _relative_error(mean: float, stdev: float, sampled: int, tasks: int) -> float:
