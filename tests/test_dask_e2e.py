@@ -43,22 +43,24 @@ class Cluster:
         self.env = {**os.environ, MARK: self.token, "PYTHONPATH": ""}
         hidden = (_hide_concdoctor(tmp),) if bare else ()
         file = tmp / "scheduler.json"
+        self.workers: subprocess.Popen[bytes] | None = None
         self.scheduler = self._start(
             [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0",
              "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(file)], tmp,
             (*hidden, *scheduler_path))
-        deadline = time.monotonic() + 60
-        while not file.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        self.address = json.loads(file.read_text())["address"]
-        self.workers = self._start(
-            [str(DASK), "worker", self.address, "--nworkers", "2", "--nthreads", "1",
-             "--death-timeout", "10", "--local-directory", str(tmp)], tmp,
-            (*hidden, *worker_path))
-        from distributed import Client
+        try:  # a cluster that does not come up is stopped, not left to the next tests
+            self.address = _address(file)
+            self.workers = self._start(
+                [str(DASK), "worker", self.address, "--nworkers", "2", "--nthreads", "1",
+                 "--death-timeout", "10", "--local-directory", str(tmp)], tmp,
+                (*hidden, *worker_path))
+            from distributed import Client
 
-        with Client(self.address, timeout=30) as client:
-            client.wait_for_workers(2, timeout=60)
+            with Client(self.address, timeout=30) as client:
+                client.wait_for_workers(2, timeout=60)
+        except BaseException:
+            self.stop()
+            raise
 
     def _start(self, command: list[str], tmp: Path,
                path: tuple[Path, ...]) -> subprocess.Popen[bytes]:
@@ -67,15 +69,29 @@ class Cluster:
                                 stderr=subprocess.DEVNULL, start_new_session=True)
 
     def stop(self) -> None:
-        for process in (self.workers, self.scheduler):
+        started = [each for each in (self.workers, self.scheduler) if each is not None]
+        for process in started:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
-        for process in (self.workers, self.scheduler):
+        for process in started:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+def _address(file: Path) -> str:
+    """The scheduler's address, once its file is written whole: the file appears before
+    its text does."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return json.loads(file.read_text())["address"]
+        except (OSError, ValueError, KeyError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _hide_concdoctor(tmp: Path) -> Path:
