@@ -189,4 +189,4 @@ def test_a_run_that_failed_after_its_calls_were_diagnosed_says_so() -> None:
     facts = replace(report().capture, run_failure="the program exited with code 3",  # type: ignore[type-var]
                     while_running=True)
     notes = capture_notes(report(capture=facts))
-    assert any("went wrong after its calls were diagnosed" in note for note in notes), notes
+    assert any("its calls were diagnosed before that" in note for note in notes), notes

@@ -104,7 +104,7 @@ def capture_notes(report: ProgramReport) -> list[str]:
                      f"{facts.total:,}: the program does not repeat itself exactly")
     if facts.run_failure:
         notes.append(f"the capture's run did not end well ({facts.run_failure}): " + (
-            "it went wrong after its calls were diagnosed, while it waited"
+            "its calls were diagnosed before that, while it waited"
             if facts.while_running else "the calls captured until then were diagnosed"))
     return notes
 
