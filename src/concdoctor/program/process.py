@@ -84,7 +84,7 @@ class Hold:
 
 
 def start(out: Path, cgroup: Cgroup | None, argv: list[str], flags: list[str],
-           sink: Any, theirs: tuple[int, ...] = ()) -> tuple[subprocess.Popen[bytes], int]:
+          sink: Any, theirs: tuple[int, ...] = ()) -> tuple[subprocess.Popen[bytes], int]:
     """The boot process, paused until the samplers are on. ``sink`` given, the program
     writes there and reads nothing (the capture's run: the user saw its output once)."""
     go_r, go_w = os.pipe()
@@ -122,8 +122,8 @@ def attach(pid: int, folder: Path, rate: int, sampling: bool) -> tuple[Any, str]
 
 
 def supervise(popen: subprocess.Popen[bytes], go: int, cgroup: Cgroup | None,
-               samplers: Any, timeout: float | None, hold: Hold | None = None,
-               ) -> tuple[int | None, bool, float]:
+              samplers: Any, timeout: float | None, hold: Hold | None = None,
+              ) -> tuple[int | None, bool, float]:
     """Let the program start, wait for its end or the timeout: ``(returncode,
     timed_out, seconds)``, the seconds it waited on ``hold`` left out of both; the
     samplers are stopped on every way out."""
