@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from concdoctor.cli import main
+from concdoctor.cli import console
 
-main()
+console()

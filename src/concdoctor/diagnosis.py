@@ -44,6 +44,8 @@ class FunctionStat:
     calls: int = 0
     """Calls the pass saw begin."""
     cpu_seconds: float = 0.0
+    """Self CPU time: from a CPU-clock pass, or, where the samples showed the tasks barely
+    wait and that pass was skipped, ``wall_seconds`` times the share they ran."""
     wall_seconds: float = 0.0
     """Self time: in the function, not in the functions it called."""
     builtin: bool = False

@@ -218,16 +218,22 @@ def _profiled(d: Diagnosis, process: ChildRunner, request: Request, clock: Clock
     """yappi over a few tasks, last: tracing must not touch the timed runs."""
     assert d.evidence is not None
     request.progress("profiling a few tasks with yappi")
-    wall, cpu = budget.tracing_seconds(d.evidence, d.confirmation, clock.left())
+    awaiting = findings.awaits_in_loop(d.evidence)  # no blocking call to name
+    passes = budget.tracing_seconds(d.evidence, d.confirmation, clock.left(),
+                                    name_waits=not awaiting)
+    running = budget.running_share(d.evidence)
+    cpu = 0.0 if running is not None else passes.cpu
     try:
-        done = process.ask(RunYappi(wall, cpu), YappiDone, request.options.timeout + wall + cpu)
+        done = process.ask(RunYappi(passes.wall, cpu, running, passes.whole_task), YappiDone,
+                           request.options.timeout + passes.wall + cpu)
     except StageFailed as failed:
         return _noted(d, f"yappi profile unavailable: {failed.failure.message}")
     if not done.available:
         return _noted(d, f"yappi profile unavailable: {done.reason}")
     evidence = replace(d.evidence, top_functions=done.functions,
                        traced_seconds=done.traced_seconds, traced_tasks=done.tasks_done,
-                       blocking_calls=findings.blocking_calls(done.functions))
+                       blocking_calls=() if awaiting else findings.blocking_calls(
+                           done.functions))
     return replace(d, evidence=evidence)
 
 

@@ -86,6 +86,11 @@ class RunYappi:
     """Seconds of the wall-clock pass."""
     cpu_budget: float | None = None
     """Seconds of the CPU-clock pass (as long as the other when None)."""
+    cpu_share: float | None = None
+    """No CPU-clock pass: the baseline's samples found the tasks running this share of
+    the time (barely waiting), and each function's CPU time is its wall time times it."""
+    one_task: bool = False
+    """End the wall-clock pass as soon as a task is done: it is there to see one through."""
     TYPE: ClassVar[str] = "run_yappi"
     phase: ClassVar[str] = "yappi"
 

@@ -138,20 +138,49 @@ WAITING_SHARE = 0.3
 """Tasks idle less than this share of the time: their hot functions show in a short pass."""
 
 
+BARELY_WAITS = 0.1
+"""Tasks idle less than this share of the sampled time need no CPU-clock pass: a blocking
+call (:data:`concdoctor.conclude.findings.BLOCKING_SHARE` of the time, nearly all of it
+waiting) could not hide in so little waiting."""
+
+
+def running_share(evidence: Evidence) -> float | None:
+    """The share of the time the tasks ran, when the samples show they barely wait (the
+    yappi pass then skips its CPU clock: see :class:`~concdoctor.protocol.RunYappi`);
+    None when they wait, or when there are no samples to tell."""
+    idle = evidence.idle_fraction
+    if evidence.degraded or idle is None or idle >= BARELY_WAITS:
+        return None
+    return round(1.0 - idle, 4)
+
+
+@dataclass(frozen=True)
+class Passes:
+    """yappi's passes: seconds of each, at most."""
+
+    wall: float
+    cpu: float
+    whole_task: bool = False
+    """The wall-clock pass is there to see one task through: it ends when one has."""
+
+
 def tracing_seconds(evidence: Evidence, confirmation: Confirmation | None,
-                   left: float | None = None) -> tuple[float, float]:
+                   left: float | None = None, *, name_waits: bool = True) -> Passes:
     """Seconds for yappi's wall-clock pass and CPU-clock pass: what naming the time's
     sinks needs, no more.
 
     Work that waits needs a wall-clock pass covering a whole typical task, or the
     blocking call (``time.sleep``, ``socket.recv``) is never seen returning; it gets
     that, from the slack the run has left (about seq - rec once the trials ran, less the
-    fixed costs), and a short CPU pass (a call it does not reach used no CPU it saw).
+    fixed costs), ending as soon as a task has, and a short CPU pass (a call it does not
+    reach used no CPU it saw).
     Work that runs all the time names its hot functions in short passes (tracing slows
-    them 10-45x anyway). Never more than what is ``left`` of the diagnosis's budget.
+    them 10-45x anyway), and so does work whose waits need no naming (``name_waits``
+    False: a coroutine waiting in its event loop). Never more than what is ``left`` of
+    the diagnosis's budget.
     """
-    if evidence.shares[0] < WAITING_SHARE:
-        return MIN_TRACING, MIN_TRACING
+    if evidence.shares[0] < WAITING_SHARE or not name_waits:
+        return Passes(MIN_TRACING, MIN_TRACING)
     whole_task = min(1.1 * evidence.task_seconds_median + MIN_TRACING, MAX_TRACING)
     if left is not None:  # what remains of the diagnosis's --budget
         whole_task = min(whole_task, max(left, 0.0))
@@ -159,4 +188,4 @@ def tracing_seconds(evidence: Evidence, confirmation: Confirmation | None,
         slack = (confirmation.baseline_seconds - confirmation.recommended_seconds
                  - TRACING_FIXED_SECONDS)
         whole_task = min(whole_task, 0.5 * slack)
-    return max(MIN_TRACING, whole_task), MIN_TRACING
+    return Passes(max(MIN_TRACING, whole_task), MIN_TRACING, whole_task=True)

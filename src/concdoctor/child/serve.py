@@ -36,6 +36,8 @@ from concdoctor.target import Job
 PR_SET_PTRACER = 0x59616D61
 FINAL_WAIT = 60.0
 """Seconds the child, done, waits for the parent to end it before it exits by itself."""
+UNTIMED_SWITCH_SECONDS = 1e-4
+"""The GIL's switch interval once nothing is timed (see :func:`_untimed`)."""
 
 
 @dataclass
@@ -113,9 +115,12 @@ def _obey(channel: Channel, run: batch.ChildState, reaper: Reaper) -> None:
     while True:
         request = _concdoctor_wait(channel)
         if isinstance(request, RunYappi):
+            _untimed()
             channel.send(tracing.profile_tasks(run.resolved.task, run.tasks,
                                                budget=request.budget,
-                                               cpu_budget=request.cpu_budget))
+                                               cpu_budget=request.cpu_budget,
+                                               cpu_share=request.cpu_share,
+                                               one_task=request.one_task))
             return  # a yappi pass may leave a task running: only the child's end ends it
         if isinstance(request, RunBaseline):
             answer: protocol.Answer = batch.run_baseline(run, request, channel.send)
@@ -130,10 +135,19 @@ def _obey(channel: Channel, run: batch.ChildState, reaper: Reaper) -> None:
         channel.send(answer)
 
 
+def _untimed() -> None:
+    """Nothing is timed from here on, but a task may go on in a thread (one a yappi pass
+    left running, or one the target started): hand the GIL over often, or each of this
+    thread's reads and writes waits a switch interval (5 ms) to take it back, and the
+    last sweep's hundreds of reads took up to a second."""
+    sys.setswitchinterval(UNTIMED_SWITCH_SECONDS)
+
+
 def _done(channel: Channel, reaper: Reaper) -> None:
     """The last sweep, then wait for the parent to end this process: it freezes and
     kills the child's tree (or its cgroup) at once, so that a process a thread of the
     target starts after this sweep cannot outlive the child either."""
+    _untimed()
     sys.stdout.flush()
     sys.stderr.flush()
     try:

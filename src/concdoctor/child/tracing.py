@@ -25,30 +25,35 @@ _SKIP_NAMES = {TASK_FRAME}
 _SKIP_FILES = ("threading.py",)
 def profile_tasks(
     run_one: Callable[[Any], Any], items: Sequence[Any], *, budget: float,
-    cpu_budget: float | None = None, max_tasks: int = 3, limit: int = 15,
+    cpu_budget: float | None = None, cpu_share: float | None = None, one_task: bool = False,
+    max_tasks: int = 3, limit: int = 15,
 ) -> YappiDone:
-    """Profile up to ``max_tasks`` items with the wall clock for ``budget`` seconds, then
-    with the CPU clock for ``cpu_budget`` (as long again when not given)."""
+    """Profile up to ``max_tasks`` items with the wall clock for ``budget`` seconds (or
+    until the first is done, with ``one_task``), then with the CPU clock for
+    ``cpu_budget`` (as long again when not given); given ``cpu_share`` (see
+    :class:`~concdoctor.protocol.RunYappi`), only the first pass."""
     try:
         import yappi
     except ImportError:
         return YappiDone(False, "yappi is not installed: pip install yappi")
     sample = list(items[:max_tasks])
-    wall, covered = _one_pass(yappi, "wall", run_one, sample, budget)
-    cpu, _ = _one_pass(yappi, "cpu", run_one, sample,
-                       budget if cpu_budget is None else cpu_budget)
+    traced = sample[:1] if one_task else sample
+    wall, covered = _one_pass(yappi, "wall", run_one, traced, budget)
+    cpu = {} if cpu_share is not None else _one_pass(
+        yappi, "cpu", run_one, sample, budget if cpu_budget is None else cpu_budget)[0]
     functions = []
     for key, row in wall.items():
+        wall_seconds = row.pop("self_seconds")
         # The passes may cover different amounts of work (each stops at its budget), so
         # the CPU time is scaled to the wall pass's number of calls.
         other = cpu.get(key)
         per_call = other["self_seconds"] / other["calls"] if other and other["calls"] else None
-        cpu_seconds = per_call * row["calls"] if per_call is not None else 0.0
-        wall_seconds = row.pop("self_seconds")
+        cpu_seconds = (wall_seconds * cpu_share if cpu_share is not None else
+                       per_call * row["calls"] if per_call is not None else 0.0)
         functions.append(FunctionStat(**row, wall_seconds=wall_seconds,
                                       cpu_seconds=min(cpu_seconds, wall_seconds)))
     functions.sort(key=lambda f: max(f.wall_seconds, f.cpu_seconds), reverse=True)
-    return YappiDone(True, functions=tuple(functions[:limit]), tasks=len(sample),
+    return YappiDone(True, functions=tuple(functions[:limit]), tasks=len(traced),
                      traced_seconds=round(covered.seconds, 6), tasks_done=covered.tasks_done)
 
 

@@ -59,6 +59,13 @@ def loop_blocking(stacks: Sequence[StackSamples]) -> float | None:
     return round((waiting - awaiting) / waiting, 3)
 
 
+def awaits_in_loop(evidence: Evidence) -> bool:
+    """A coroutine whose samples wait in its event loop's wait: nothing blocks it, so
+    there is no blocking call to name (the loop's own wait is not one)."""
+    return (evidence.loop_blocking is not None
+            and evidence.loop_blocking < BLOCKING_SHARE_OF_IDLE)
+
+
 def blocking_frame(stacks: Sequence[StackSamples]) -> str | None:
     """The innermost frame of the stack most often idle outside the event loop's wait."""
     blocking = [stack for stack in stacks if stack.idle + stack.released and stack.frames
