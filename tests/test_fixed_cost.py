@@ -45,9 +45,11 @@ def test_tasks_that_barely_wait_get_one_pass_and_cpu_from_the_samples() -> None:
 
 
 def _evidence(idle: float | None, degraded: bool = False) -> Evidence:
-    return Evidence(wall_seconds=1.0, cpu_seconds=1.0, thread_cpu_seconds=1.0,
-                    task_seconds_median=0.1,
-                    idle_fraction=idle, degraded=degraded)
+    busy = 1.0 - (idle or 0.0)
+    return Evidence(wall_seconds=1.0, cpu_seconds=busy, thread_cpu_seconds=busy,
+                    task_seconds_median=0.1, idle_fraction=idle, degraded=degraded,
+                    gil_fraction=None if idle is None else busy,
+                    released_fraction=None if idle is None else 0.0)
 
 
 @pytest.mark.parametrize(("idle", "degraded", "share"), [
@@ -60,7 +62,17 @@ def _evidence(idle: float | None, degraded: bool = False) -> Evidence:
 ])
 def test_the_cpu_pass_is_skipped_only_where_the_samples_show_no_waiting(
         idle: float | None, degraded: bool, share: float | None) -> None:
-    assert budget.running_share(_evidence(idle, degraded)) == share
+    passes = budget.tracing_seconds(_evidence(idle, degraded), None)
+    assert passes.cpu_share == share
+    assert (passes.cpu == 0) == (share is not None)
+
+
+def test_a_waiting_task_is_seen_through_unless_it_waits_in_its_loop() -> None:
+    waiting = _evidence(0.9)
+    passes = budget.tracing_seconds(waiting, None)
+    assert passes.whole_task and passes.wall > budget.MIN_TRACING and passes.cpu > 0
+    awaiting = budget.tracing_seconds(waiting, None, name_waits=False)
+    assert not awaiting.whole_task and awaiting.wall == budget.MIN_TRACING
 
 
 def test_the_skip_reaches_the_child_intact() -> None:

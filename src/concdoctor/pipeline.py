@@ -221,11 +221,10 @@ def _profiled(d: Diagnosis, process: ChildRunner, request: Request, clock: Clock
     awaiting = findings.awaits_in_loop(d.evidence)  # no blocking call to name
     passes = budget.tracing_seconds(d.evidence, d.confirmation, clock.left(),
                                     name_waits=not awaiting)
-    running = budget.running_share(d.evidence)
-    cpu = 0.0 if running is not None else passes.cpu
     try:
-        done = process.ask(RunYappi(passes.wall, cpu, running, passes.whole_task), YappiDone,
-                           request.options.timeout + passes.wall + cpu)
+        done = process.ask(RunYappi(passes.wall, passes.cpu, passes.cpu_share,
+                                    passes.whole_task), YappiDone,
+                           request.options.timeout + passes.wall + passes.cpu)
     except StageFailed as failed:
         return _noted(d, f"yappi profile unavailable: {failed.failure.message}")
     if not done.available:

@@ -162,6 +162,8 @@ class Passes:
     cpu: float
     whole_task: bool = False
     """The wall-clock pass is there to see one task through: it ends when one has."""
+    cpu_share: float | None = None
+    """No CPU-clock pass (``cpu`` is 0): see :func:`running_share`."""
 
 
 def tracing_seconds(evidence: Evidence, confirmation: Confirmation | None,
@@ -175,10 +177,13 @@ def tracing_seconds(evidence: Evidence, confirmation: Confirmation | None,
     fixed costs), ending as soon as a task has, and a short CPU pass (a call it does not
     reach used no CPU it saw).
     Work that runs all the time names its hot functions in short passes (tracing slows
-    them 10-45x anyway), and so does work whose waits need no naming (``name_waits``
-    False: a coroutine waiting in its event loop). Never more than what is ``left`` of
-    the diagnosis's budget.
+    them 10-45x anyway), with no CPU pass where the samples show it barely waits, and so
+    does work whose waits need no naming (``name_waits`` False: a coroutine waiting in
+    its event loop). Never more than what is ``left`` of the diagnosis's budget.
     """
+    share = running_share(evidence)
+    if share is not None:
+        return Passes(MIN_TRACING, 0.0, cpu_share=share)
     if evidence.shares[0] < WAITING_SHARE or not name_waits:
         return Passes(MIN_TRACING, MIN_TRACING)
     whole_task = min(1.1 * evidence.task_seconds_median + MIN_TRACING, MAX_TRACING)
